@@ -1,0 +1,108 @@
+"""``python -m starconn``: list chapters, run one through papermill, or build the whole book.
+
+    python -m starconn list
+    python -m starconn run CHAPTER [--profile P] [-p NAME VALUE]... [--out DIR]
+    python -m starconn book [--profile P]
+
+Every parameter is validated before any work starts; a bad one is a one-line error naming the
+parameter and the allowed values, with exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from . import config
+from .params import PROFILE, ParamError
+from .profiles import CHAPTERS, chapter
+
+BOOK = config.REPO_ROOT / "book"
+# myst-nb's per-cell execution timeout (seconds) for each profile
+CELL_TIMEOUT = {"smoke": 600, "cpu": 3600, "paper": 7200}
+
+
+def _parse_run(args: argparse.Namespace) -> tuple[str, dict]:
+    ch = chapter(args.chapter)
+    profile = PROFILE.check(args.profile) if args.profile else config.default_profile()
+    given = {}
+    for name, raw in args.param or []:
+        given[name] = ch.param(name).parse(raw)
+    ch.resolve(profile, **given)  # validates the full configuration before any work
+    return profile, given
+
+
+def run(chapter_id: str, profile: str, params: dict, out: Path) -> Path:
+    """Execute ``book/<chapter>.ipynb`` into ``out/<chapter>.ipynb``; the notebook writes its JSON."""
+    import papermill
+
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{chapter_id}.ipynb"
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{chapter_id}.", suffix=".ipynb")
+    os.close(fd)
+    env_backend = os.environ.pop("MPLBACKEND", None)  # papermill + Agg drops figures
+    try:
+        papermill.execute_notebook(
+            str(BOOK / f"{chapter_id}.ipynb"), tmp, cwd=str(BOOK), kernel_name="python3",
+            parameters={"profile": profile, "out": str(out.resolve()), **params},
+        )
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        if env_backend is not None:
+            os.environ["MPLBACKEND"] = env_backend
+    return target
+
+
+def build_book(profile: str) -> int:
+    """Execute every chapter at ``profile`` (myst-nb) and build ``_build/html``."""
+    import yaml
+
+    root = config.REPO_ROOT
+    cfg = yaml.safe_load((root / "_config.yml").read_text())
+    cfg.setdefault("execute", {})["timeout"] = CELL_TIMEOUT[profile]
+    build = root / "_build"
+    build.mkdir(exist_ok=True)
+    cfg_path = build / f"_config.{profile}.yml"
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env.update(STARCONN_PROFILE=profile, STARCONN_OUT=str(build / "results" / profile))
+    cmd = ["jupyter-book", "build", str(root), "--config", str(cfg_path), "--path-output", str(root)]
+    return subprocess.call(cmd, env=env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="starconn", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="chapter ids and titles")
+    r = sub.add_parser("run", help="execute one chapter through papermill")
+    r.add_argument("chapter")
+    r.add_argument("--profile", help=PROFILE.allowed())
+    r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    r.add_argument("--out", type=Path, default=None, help="output directory (default: STARCONN_OUT)")
+    b = sub.add_parser("book", help="execute every chapter and build the HTML book")
+    b.add_argument("--profile", help=PROFILE.allowed())
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "list":
+            for ch in CHAPTERS.values():
+                print(f"{ch.id:24s} {ch.part:26s} {ch.title}")
+            return 0
+        if args.cmd == "run":
+            profile, given = _parse_run(args)
+            target = run(args.chapter, profile, given, args.out or config.out_dir())
+            print(f"wrote {target} and {target.with_suffix('.json')}")
+            return 0
+        profile = PROFILE.check(args.profile) if args.profile else config.default_profile()
+        return build_book(profile)
+    except ParamError as err:
+        print(f"starconn: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

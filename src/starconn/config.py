@@ -1,0 +1,60 @@
+"""Where starconn reads data, keeps its cache and writes results, and which device it uses.
+
+Every location is a setting with an environment variable:
+
+* ``STARCONN_DATA``  – data directory (torchvision layout, e.g. ``MNIST/raw/``); read only.
+* ``STARCONN_CACHE`` – on-disk store of minima, centers and decoded datasets.
+* ``STARCONN_OUT``   – where chapters write their results JSON when no ``out`` is given.
+* ``STARCONN_PROFILE`` – the profile a chapter uses when its ``profile`` parameter is ``None``.
+* ``STARCONN_DEVICE`` – force a torch device (``cpu``, ``cuda``, ``cuda:1``).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PAPER_RESULTS = REPO_ROOT / "results" / "paper"
+PROFILES = ("smoke", "cpu", "paper")
+
+
+def _user_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "starconn"
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("STARCONN_DATA") or _user_cache() / "data").expanduser()
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("STARCONN_CACHE") or _user_cache() / "store").expanduser()
+
+
+def out_dir() -> Path:
+    return Path(os.environ.get("STARCONN_OUT") or REPO_ROOT / "_build" / "results").expanduser()
+
+
+def device() -> torch.device:
+    return torch.device(os.environ.get("STARCONN_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def default_profile() -> str:
+    """``STARCONN_PROFILE`` if set, else ``paper`` on a GPU and ``cpu`` otherwise."""
+    env = os.environ.get("STARCONN_PROFILE")
+    if env:
+        if env not in PROFILES:
+            from .params import ParamError
+
+            raise ParamError(f"STARCONN_PROFILE must be one of {', '.join(PROFILES)}; got {env!r}")
+        return env
+    return "paper" if torch.cuda.is_available() else "cpu"
+
+
+def device_name(dev: torch.device | None = None) -> str:
+    dev = dev or device()
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return f"cpu ({torch.get_num_threads()} threads)"

@@ -1,0 +1,48 @@
+"""Figures shared by chapters, styled like the paper's (seaborn, labelled axes with units)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+from .paths import Curve
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def path_figure(linear: dict[tuple[int, int], Curve], fold: dict[tuple[int, int], Curve], title: str = ""):
+    """Training loss (left, log scale) and accuracy (right) along linear paths θi → θj and
+    fold-lines θi → θ* → θj; the position is normalised to [0, 1] (the center sits at 0.5)."""
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    colors = sns.color_palette("tab10", max(len(linear), 1))
+    for c, ((i, j), cur) in zip(colors, linear.items()):
+        kw = dict(color=c, ls="--", lw=1.2, label=f"linear θ{i + 1}→θ{j + 1}")
+        ax_l.plot(cur.s, cur.loss, **kw)
+        ax_a.plot(cur.s, cur.acc, **kw)
+    for c, ((i, j), cur) in zip(colors, fold.items()):
+        x = [s / cur.s[-1] for s in cur.s]
+        kw = dict(color=c, ls="-", lw=1.8, label=f"fold-line θ{i + 1}→θ*→θ{j + 1}")
+        ax_l.plot(x, cur.loss, **kw)
+        ax_a.plot(x, cur.acc, **kw)
+    ax_l.set(yscale="log", xlabel="position along path (center at 0.5 on fold-lines)",
+             ylabel="training loss (cross-entropy, nats)")
+    ax_a.set(xlabel="position along path (center at 0.5 on fold-lines)", ylabel="training accuracy (%)")
+    ax_a.legend(fontsize=7, ncol=2, loc="lower left")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def ngd_tradeoff(sweep: dict):
+    """NGD bound (Eq. 8) and fold-line minimum accuracy against the penalty weight λ."""
+    from .practical import ngd
+
+    lams = list(sweep)
+    fig, (ax_n, ax_a) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    ax_n.plot(lams, [ngd(sweep[l]) for l in lams], "o-")
+    ax_a.plot(lams, [sweep[l].metrics()["fold_acc_barrier"] for l in lams], "o-", color="C1")
+    for ax in (ax_n, ax_a):
+        ax.set_xscale("log")
+        ax.set_xlabel("penalty weight λ")
+    ax_n.set_ylabel("NGD upper bound (Eq. 8)")
+    ax_a.set_ylabel("fold-line min training accuracy (%)")
+    return fig

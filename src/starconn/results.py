@@ -1,0 +1,117 @@
+"""The results contract: every chapter writes one JSON
+
+``{"chapter", "profile", "params", "metrics", "paper", "env", "wall_s"}``
+
+with ``paper`` holding the paper's number for each metric it reproduces, and ``env`` the device,
+card, torch version, data source and date. Paper-scale runs are kept under ``results/paper/``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from . import config
+from .params import Config
+
+
+def env_info(data_source: str | None = None, device: torch.device | None = None) -> dict:
+    dev = device or config.device()
+    return {
+        "device": str(dev),
+        "card": config.device_name(dev),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "data_source": data_source or "none (synthetic / closed form)",
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
+    }
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, Mapping):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, torch.Tensor):
+        return _clean(x.tolist())
+    return x
+
+
+def record(cfg: Config, metrics: Mapping[str, Any], paper: Mapping[str, Any] | None = None,
+           data_source: str | None = None, extra: Mapping[str, Any] | None = None,
+           name: str | None = None) -> dict:
+    """Write the chapter's results JSON to ``cfg.out`` (or ``STARCONN_OUT``) and return it."""
+    params = {k: v for k, v in cfg.items() if k not in ("chapter", "profile", "out")}
+    result = {
+        "chapter": cfg.chapter,
+        "profile": cfg.profile,
+        "params": params,
+        "metrics": _clean(dict(metrics)),
+        "paper": _clean(dict(paper or {})),
+        "env": env_info(data_source),
+        "wall_s": round(time.time() - cfg.started, 1) if hasattr(cfg, "started") else None,
+    }
+    if extra:
+        result.update(_clean(dict(extra)))
+    out = Path(cfg.get("out") or config.out_dir())
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name or cfg.chapter}.json"
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(result, f, indent=1)
+    os.replace(tmp, path)
+    return result
+
+
+def recorded_paper_run(chapter: str, setting: str | None = None) -> dict | None:
+    """The committed paper-scale result ``results/paper/[<setting>/]<chapter>.json``, if any."""
+    path = config.PAPER_RESULTS / (setting or "") / f"{chapter}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def glue(name: str, value: Any) -> None:
+    """Make ``value`` quotable in the chapter's prose (``{glue:text}`name` ``) via myst-nb.
+
+    Where myst-nb is not installed (e.g. a bare GPU machine running papermill) the number is still
+    in the results JSON and the comparison table; only the in-prose quote is skipped.
+    """
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return
+    _glue(name, value, display=False)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+    return str(v)
+
+
+def comparison(result: dict, recorded: dict | None = None) -> str:
+    """A Markdown table: each metric the paper reports, the paper's number and ours.
+
+    When a recorded paper-scale run exists it gets its own column, labelled with its card and date.
+    """
+    head = ["metric", "paper", f"this run ({result['profile']}, {result['env']['card']})"]
+    if recorded:
+        head.append(f"recorded paper-scale run ({recorded['env']['card']}, {recorded['env']['date']})")
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for k, p in result["paper"].items():
+        row = [f"`{k}`", _fmt(p), _fmt(result["metrics"].get(k))]
+        if recorded:
+            row.append(_fmt(recorded["metrics"].get(k)))
+        rows.append("| " + " | ".join(row) + " |")
+    return "\n".join(rows)

@@ -1,0 +1,90 @@
+import json
+
+import pytest
+
+import starconn
+from starconn import cli
+from starconn.params import Param, ParamError
+
+
+def test_every_chapter_resolves_at_every_profile():
+    for ch in starconn.CHAPTERS.values():
+        for profile in ("smoke", "cpu", "paper"):
+            cfg = ch.resolve(profile)
+            assert cfg.profile == profile and cfg.chapter == ch.id
+            assert set(p.name for p in ch.params) <= set(cfg)
+
+
+def test_none_takes_profile_default_and_override_wins():
+    ch = starconn.CHAPTERS["star-barriers"]
+    assert ch.resolve("smoke", epochs=None).epochs == ch.resolve("smoke").epochs
+    assert ch.resolve("smoke", epochs=7).epochs == 7
+
+
+@pytest.mark.parametrize("given, words", [
+    ({"epochs": 0}, ["'epochs'", ">= 1"]),
+    ({"epochs": "ten"}, ["'epochs'", "integer"]),
+    ({"setting": "vgg99"}, ["'setting'", "fnn-mnist"]),
+    ({"schedule": "step"}, ["'schedule'", "cosine", "constant"]),
+    ({"amp": 1}, ["'amp'", "true or false"]),
+    ({"bogus": 1}, ["unknown parameter 'bogus'", "allowed:"]),
+])
+def test_bad_values_name_the_parameter_and_the_allowed_values(given, words):
+    with pytest.raises(ParamError) as err:
+        starconn.CHAPTERS["star-barriers"].resolve("smoke", **given)
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_profile_validation(monkeypatch):
+    with pytest.raises(ParamError, match="'profile' must be one of smoke, cpu, paper"):
+        starconn.CHAPTERS["star-barriers"].resolve("huge")
+    monkeypatch.setenv("STARCONN_PROFILE", "tiny")
+    with pytest.raises(ParamError, match="STARCONN_PROFILE"):
+        starconn.CHAPTERS["star-barriers"].resolve()
+
+
+def test_cli_parsing_of_values():
+    p = Param("lams", list, low=0.0)
+    assert p.parse("[1e-4, 0.001]") == [1e-4, 1e-3]
+    assert p.parse("0.5") == [0.5]
+    with pytest.raises(ParamError):
+        p.parse("[-1]")
+    assert Param("amp", bool).parse("true") is True
+    assert Param("lr", float).parse("1") == 1.0
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["run", "nope"], ["unknown chapter 'nope'", "star-barriers"]),
+    (["run", "star-barriers", "--profile", "big"], ["'profile'", "smoke, cpu, paper"]),
+    (["run", "star-barriers", "-p", "epochs", "-3"], ["'epochs'", ">= 1"]),
+    (["run", "star-barriers", "-p", "widht", "2"], ["unknown parameter 'widht'"]),
+    (["book", "--profile", "x"], ["'profile'"]),
+])
+def test_cli_errors_exit_2_before_any_work(argv, words, capsys, tmp_path):
+    out = tmp_path / "out"
+    code = cli.main(argv + (["--out", str(out)] if argv[0] == "run" else []))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("starconn: error:")
+    for w in words:
+        assert w in err
+    assert not out.exists()
+
+
+def test_cli_list(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "star-barriers" in out and "ngd-practical" in out
+
+
+def test_every_notebook_declares_its_chapter_parameters():
+    """The parameters cell of book/<id>.ipynb lists exactly profile, the chapter's params and out."""
+    for ch in starconn.CHAPTERS.values():
+        nb = json.loads((cli.BOOK / f"{ch.id}.ipynb").read_text())
+        cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(cells) == 1, ch.id
+        src = "".join(cells[0]["source"])
+        names = {line.split("=")[0].strip() for line in src.splitlines() if "=" in line}
+        assert names == {"profile", "out"} | {p.name for p in ch.params}, ch.id
+        assert nb["metadata"]["kernelspec"]["name"] == "python3"

@@ -1,0 +1,70 @@
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from starconn import paths
+from starconn.train import params_of
+
+
+def net(seed, bn=False):
+    torch.manual_seed(seed)
+    layers = [nn.Linear(10, 16)] + ([nn.BatchNorm1d(16)] if bn else []) + [nn.ReLU(), nn.Linear(16, 3)]
+    return nn.Sequential(*layers)
+
+
+def test_segment_endpoints_and_midpoint():
+    a, b = params_of(net(0)), params_of(net(1))
+    pts = paths.segment(a, b, torch.tensor([0.0, 0.5, 1.0]))
+    for k in a:
+        torch.testing.assert_close(pts[k][0], a[k])
+        torch.testing.assert_close(pts[k][2], b[k])
+        torch.testing.assert_close(pts[k][1], (a[k] + b[k]) / 2)
+
+
+def test_ngd_bound_is_one_on_the_segment_and_above_one_off_it():
+    a, b = params_of(net(0)), params_of(net(1))
+    mid = {k: 0.3 * a[k] + 0.7 * b[k] for k in a}
+    assert abs(paths.ngd_bound(a, mid, b) - 1) < 1e-6
+    off = {k: v + 0.1 for k, v in mid.items()}
+    assert paths.ngd_bound(a, off, b) > 1
+    assert abs(paths.path_length([a, b]) - paths.distance(a, b)) < 1e-9
+
+
+def test_evaluator_matches_plain_forward(data):
+    m = net(0)
+    a, b = params_of(net(0)), params_of(net(1))
+    ev = paths.Evaluator(m, data.train_x, data.train_y, batch_size=128, points_per_call=2)
+    loss, acc = ev(paths.segment(a, b, torch.linspace(0, 1, 5)))
+    for i, t in enumerate(torch.linspace(0, 1, 5)):
+        p = {k: torch.lerp(a[k], b[k], t) for k in a}
+        out = functional_call(m, p, (data.train_x,))
+        torch.testing.assert_close(loss[i].float(), nn.functional.cross_entropy(out, data.train_y), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(acc[i].float(), 100 * (out.argmax(1) == data.train_y).float().mean())
+
+
+def test_batchnorm_statistics_are_recomputed_at_each_point(data):
+    m = net(0, bn=True)
+    p = params_of(m)
+    buffers = paths.recompute_bn(m, p, data.train_x, batch_size=data.n_train)
+    h = functional_call(m[0], {"weight": p["0.weight"], "bias": p["0.bias"]}, (data.train_x,))
+    torch.testing.assert_close(buffers["1.running_mean"], h.mean(0), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(buffers["1.running_var"], h.var(0), rtol=1e-3, atol=1e-5)
+    # evaluation at a point uses those statistics: eval-mode output equals a fresh model whose
+    # running stats were set to the recomputed ones
+    ev = paths.Evaluator(m, data.train_x, data.train_y)
+    loss, _ = ev.single(p)
+    ref = net(0, bn=True)
+    ref.load_state_dict({**p, **buffers})
+    ref.eval()
+    with torch.no_grad():
+        expected = nn.functional.cross_entropy(ref(data.train_x), data.train_y).item()
+    assert abs(loss - expected) < 1e-5
+
+
+def test_fold_curve_joins_two_spokes():
+    s1 = paths.Curve([0, 0.5, 1], [0.1, 0.2, 0.3], [99, 98, 97])
+    s2 = paths.Curve([0, 0.5, 1], [0.4, 0.5, 0.3], [96, 95, 97])
+    f = paths.fold_curve(s1, s2)
+    assert f.s == [0, 0.5, 1, 1.5, 2]
+    assert f.loss == [0.1, 0.2, 0.3, 0.5, 0.4]
+    assert f.loss_barrier == 0.5 and f.acc_barrier == 95
