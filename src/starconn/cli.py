@@ -25,6 +25,10 @@ BOOK = config.REPO_ROOT / "book"
 CELL_TIMEOUT = {"smoke": 600, "cpu": 3600, "paper": 7200}
 
 
+class ChapterFailed(RuntimeError):
+    """A chapter's notebook raised (e.g. its claim cell failed)."""
+
+
 def _parse_run(args: argparse.Namespace) -> tuple[str, dict]:
     ch = chapter(args.chapter)
     profile = PROFILE.check(args.profile) if args.profile else config.default_profile()
@@ -50,6 +54,11 @@ def run(chapter_id: str, profile: str, params: dict, out: Path) -> Path:
             parameters={"profile": profile, "out": str(out.resolve()), **params},
         )
         os.replace(tmp, target)
+    except papermill.PapermillExecutionError as err:
+        failed = out / f"{chapter_id}.failed.ipynb"
+        os.replace(tmp, failed)
+        raise ChapterFailed(f"chapter {chapter_id!r} failed in cell {err.exec_count}: {err.ename}: "
+                            f"{err.evalue} (executed notebook: {failed})") from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -102,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     except ParamError as err:
         print(f"starconn: error: {err}", file=sys.stderr)
         return 2
+    except ChapterFailed as err:
+        print(f"starconn: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ class Param:
         if self.kind is list:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = [value]
-            if not isinstance(value, (list, tuple)) or not value or not all(
+            if not isinstance(value, (list, tuple)) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
             ):
                 raise self._error(value)

@@ -192,3 +192,30 @@ def barrier_note(m: dict, paper: dict, profile: str) -> str:
             f"{m['linear_acc_barrier']:.2f} % vs {paper['linear_acc_barrier']} %). The height of the straight-line "
             "barrier depends on how the minima were trained (schedule, epochs), which the paper does not state; "
             "the fold-line barriers, the paper's claim, do not depend on it in the same way.")
+
+
+def barrier_study(s: Setup, study_epochs: list[int]) -> list[dict]:
+    """How the linear barrier depends on how the minima were trained: for each number of epochs E,
+    two minima (seeds ``seed``, ``seed + 1``) trained at constant lr for E epochs, and the barrier
+    of the straight line between them."""
+    rows = []
+    for e in study_epochs:
+        tc = TrainConfig(epochs=int(e), lr=s.cfg.lr, batch_size=s.cfg.batch_size, schedule="constant",
+                         amp=s.cfg.amp)
+        (a, ia), (b, ib) = get_minima(s, [s.cfg.seed, s.cfg.seed + 1], tc)
+        cur = paths.linear_curve(s.evaluator("train"), a, b, s.cfg.n_points)
+        rows.append({"schedule": "constant", "epochs": int(e), "train_acc": min(ia["train_acc"], ib["train_acc"]),
+                     "distance": paths.distance(a, b), "linear_loss_barrier": cur.loss_barrier,
+                     "linear_acc_barrier": cur.acc_barrier})
+    return rows
+
+
+def study_table(rows: list[dict], main: dict) -> str:
+    out = ["| minima trained with | min train acc (%) | ‖θ1−θ2‖ | linear loss barrier | linear acc barrier (%) |",
+           "|---|---|---|---|---|"]
+    out.append(f"| this chapter's protocol (cosine) | {min(main['train_acc']):.3f} | — | "
+               f"{main['linear_loss_barrier']:.3g} (mean of pairs) | {main['linear_acc_barrier']:.2f} |")
+    for r in rows:
+        out.append(f"| constant lr, {r['epochs']} epochs | {r['train_acc']:.3f} | {r['distance']:.1f} | "
+                   f"{r['linear_loss_barrier']:.3g} | {r['linear_acc_barrier']:.2f} |")
+    return "\n".join(out)

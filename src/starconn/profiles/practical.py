@@ -87,8 +87,14 @@ CHAPTERS = [
         TRAIN_PARAMS + (
             Param("n_minima", int, "minima joined to one center", low=2, high=20),
             Param("lam", float, "penalty weight λ of ‖θ−θ_i‖² in the center search", low=0.0),
+            Param("study_epochs", list, "epochs of constant-lr minima pairs for the linear-barrier study "
+                  "(empty: no study)", low=1),
         ),
-        _defaults({p: {"n_minima": 5, "lam": 0.0} for p in ("smoke", "cpu", "paper")}),
+        _defaults({
+            "smoke": {"n_minima": 5, "lam": 0.0, "study_epochs": [2]},
+            "cpu": {"n_minima": 5, "lam": 0.0, "study_epochs": []},
+            "paper": {"n_minima": 5, "lam": 0.0, "study_epochs": [20, 80]},
+        }),
         order=1, paper=TABLE1,
     ),
     Chapter(
