@@ -93,7 +93,7 @@ CHAPTERS = [
         _defaults({
             "smoke": {"n_minima": 5, "lam": 0.0, "study_epochs": [2]},
             "cpu": {"n_minima": 5, "lam": 0.0, "study_epochs": []},
-            "paper": {"n_minima": 5, "lam": 0.0, "study_epochs": [20, 80]},
+            "paper": {"n_minima": 5, "lam": 1e-4, "study_epochs": [20, 80]},
         }),
         order=1, paper=TABLE1,
     ),
