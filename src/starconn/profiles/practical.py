@@ -41,7 +41,7 @@ PROTOCOL: dict[str, dict[str, dict[str, Any]]] = {
     "fnn-mnist": {
         "smoke": dict(width=0.25, n_train=2000, n_test=1000, epochs=4, lr=1e-3, center_epochs=3,
                       n_points=5, ensemble=1),
-        "cpu": dict(width=1.0, n_train=60000, n_test=10000, epochs=10, lr=1e-3, center_epochs=4,
+        "cpu": dict(width=1.0, n_train=60000, n_test=10000, epochs=10, lr=1e-3, center_epochs=10,
                     n_points=11, ensemble=1),
         "paper": dict(width=1.0, n_train=60000, n_test=10000, epochs=40, lr=1e-3, center_epochs=30,
                       n_points=21, ensemble=5),
@@ -91,8 +91,8 @@ CHAPTERS = [
                   "(empty: no study)", low=1),
         ),
         _defaults({
-            "smoke": {"n_minima": 5, "lam": 0.0, "study_epochs": [2]},
-            "cpu": {"n_minima": 5, "lam": 0.0, "study_epochs": []},
+            "smoke": {"n_minima": 5, "lam": 1e-4, "study_epochs": [2]},
+            "cpu": {"n_minima": 5, "lam": 1e-4, "study_epochs": []},
             "paper": {"n_minima": 5, "lam": 1e-4, "study_epochs": [20, 80]},
         }),
         order=1, paper=TABLE1,
@@ -105,7 +105,7 @@ CHAPTERS = [
         ),
         _defaults({
             "smoke": {"lam": 1e-3, "lams": [1e-4, 1e-3]},
-            "cpu": {"lam": 1e-3, "lams": [1e-4, 1e-3, 1e-2]},
+            "cpu": {"lam": 1e-3, "lams": [1e-4, 1e-3]},
             "paper": {"lam": 1e-3, "lams": [1e-5, 1e-4, 1e-3, 1e-2]},
         }),
         order=2, paper=TABLE2,
