@@ -26,7 +26,8 @@ def path_figure(linear: dict[tuple[int, int], Curve], fold: dict[tuple[int, int]
     ax_l.set(yscale="log", xlabel="position along path (center at 0.5 on fold-lines)",
              ylabel="training loss (cross-entropy, nats)")
     ax_a.set(xlabel="position along path (center at 0.5 on fold-lines)", ylabel="training accuracy (%)")
-    ax_a.legend(fontsize=7, ncol=2, loc="lower left")
+    handles, labels = ax_a.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, ncol=5, loc="outside lower center")
     if title:
         fig.suptitle(title)
     return fig
