@@ -20,6 +20,7 @@ from .train import Params, TrainConfig, params_of, train_minima
 SETTINGS = {  # setting -> (model, dataset)
     "fnn-mnist": ("fnn", "mnist"),
 }
+LOADERS = {"mnist": data.mnist}
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Setup:
 def setup(cfg: Config) -> Setup:
     model_name, dataset = SETTINGS[cfg.setting]
     dev = config.device()
-    ds = data.mnist(dev, n_train=cfg.n_train, n_test=cfg.n_test)
+    ds = LOADERS[dataset](dev, n_train=cfg.n_train, n_test=cfg.n_test)
     return Setup(cfg, ds, model_name, dev)
 
 
