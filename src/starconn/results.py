@@ -36,6 +36,8 @@ def env_info(data_source: str | None = None, device: torch.device | None = None)
 
 
 def _clean(x: Any) -> Any:
+    if hasattr(x, "item") and getattr(x, "shape", None) == ():  # numpy / torch scalars
+        x = x.item()
     if isinstance(x, float) and not math.isfinite(x):
         return str(x)
     if isinstance(x, Mapping):

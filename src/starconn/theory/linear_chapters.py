@@ -119,7 +119,7 @@ def counterexample(m: int, sigma2: float, restarts: int, n_random: int, n_t: int
     return {
         "refusal": refusal,
         "linear_coef_sums": sums,
-        "max_dev_linear_coef_sum": max(abs(x + 4 * Q[0, 0]) for x in sums),
+        "max_dev_linear_coef_sum": float(max(abs(x + 4 * Q[0, 0]) for x in sums)),
         "best_integrated_risk": best,
         "bound": 4 / 15 * sigma2,
         "best_over_bound": best / (4 / 15 * sigma2),
