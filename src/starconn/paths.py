@@ -130,11 +130,6 @@ class Curve:
         """The paper's accuracy barrier: the minimum accuracy along the path."""
         return min(self.acc)
 
-    def endpoint_corrected_loss_barrier(self) -> float:
-        """max_s [L(s) − ((1−u)L(0) + uL(end))], u = s/s_end (Frankle et al.'s definition)."""
-        s_end = self.s[-1]
-        return max(l - ((1 - s / s_end) * self.loss[0] + s / s_end * self.loss[-1]) for s, l in zip(self.s, self.loss))
-
 
 def ts(n: int) -> torch.Tensor:
     return torch.linspace(0, 1, n, dtype=torch.float64)

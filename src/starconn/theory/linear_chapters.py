@@ -251,7 +251,7 @@ def ngd_vs_width(cfg: NGDConfig, progress: bool = True) -> dict:
         Qn = Q.double().numpy()
         ngds, fold_max, lin_max, center_risk, minima_risk = [], [], [], [], []
         for j in range(cfg.runs):
-            (a, ia), (b, ib) = minima[2 * j], minima[2 * j + 1]
+            (a, _), (b, _) = minima[2 * j], minima[2 * j + 1]
             c, _ = find_center(make(seeds[0]), [a, b], data,
                                CenterConfig(epochs=cfg.center_epochs, lr=cfg.center_lr, lam=cfg.lam, B_r=2,
                                             B_t=cfg.B_t, batch_size=cfg.batch_size, seed=cfg.seed + j),
