@@ -3,14 +3,25 @@
 MNIST is read through ``torchvision.datasets.MNIST`` from the data directory
 (``STARCONN_DATA``, torchvision's layout ``MNIST/raw/``) and downloaded there if it is missing
 and the directory is writable; otherwise a clear error says which files to put where.
+
+CIFAR-10 is read from torchvision's layout (``cifar-10-batches-py/``, downloaded when missing and
+the data directory is writable), else from a local ImageFolder JPEG copy (``cifar10/{train,test}/``
+or the tar ``cifar10-jpeg.tar``), decoded once and cached under ``STARCONN_CACHE/datasets/``.
 """
 from __future__ import annotations
 
+import hashlib
+import io
+import os
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
+from tqdm import tqdm
 
 from . import config
 
@@ -89,6 +100,130 @@ def mnist(device: torch.device | str = "cpu", n_train: int | None = None, n_test
         parts += [x, ds.targets[:n].to(device)]
     source = f"MNIST raw IDX via torchvision.datasets.MNIST from {raw}"
     return Dataset("mnist", *parts, source=source)
+
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+CIFAR10_BATCHES = "cifar-10-batches-py"
+CIFAR10_JPEG_DIR = "cifar10"
+CIFAR10_JPEG_TAR = "cifar10-jpeg.tar"
+JPEG_NOTE = "JPEG quality 75, not bit-identical to CIFAR-10"
+SHUFFLE_SEED = 0
+
+
+def _jpeg_members(src: Path) -> list[tuple[str, str, str, object]]:
+    """``(split, class, name, read)`` of every ``{train,test}/<class>/*.jpg`` in a folder or tar."""
+    out = []
+    if src.is_dir():
+        for split in ("train", "test"):
+            for f in sorted((src / split).glob("*/*.jpg")):
+                out.append((split, f.parent.name, f.name, f.read_bytes))
+        return out
+    with tarfile.open(src) as tar:  # read into memory (88 MB for CIFAR-10), nothing extracted to disk
+        for m in tar.getmembers():
+            parts = Path(m.name.lstrip("./")).parts
+            if m.isfile() and len(parts) == 3 and parts[0] in ("train", "test") and parts[2].lower().endswith(".jpg"):
+                blob = tar.extractfile(m).read()
+                out.append((parts[0], parts[1], parts[2], lambda b=blob: b))
+    return out
+
+
+def _decode_jpeg(blob: bytes) -> torch.Tensor:
+    import numpy as np
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(blob)).convert("RGB")
+    return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
+
+
+def _decode_imagefolder(src: Path) -> dict:
+    """Decode an ImageFolder JPEG copy into uint8 tensors; labels = index of the sorted class folders."""
+    members = _jpeg_members(src)
+    classes = sorted({c for split, c, _, _ in members if split == "train"})
+    if not classes or not any(split == "test" for split, *_ in members):
+        raise DataError(f"{src} holds no train/<class>/*.jpg and test/<class>/*.jpg images")
+    out = {"classes": classes}
+    for split in ("train", "test"):
+        items = sorted((c, n, r) for sp, c, n, r in members if sp == split)
+        unknown = {c for c, _, _ in items} - set(classes)
+        if unknown:
+            raise DataError(f"{src}: test classes {sorted(unknown)} are not among the train classes {classes}")
+        xs = []
+        for c, n, read in tqdm(items, desc=f"decoding {split} JPEGs", file=sys.stderr, mininterval=2):
+            x = _decode_jpeg(read())
+            if x.shape != (3, 32, 32):
+                raise DataError(f"{src}: {split}/{c}/{n} is {tuple(x.shape[1:])}, expected 32×32")
+            xs.append(x)
+        y = torch.tensor([classes.index(c) for c, _, _ in items], dtype=torch.int64)
+        perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(SHUFFLE_SEED))
+        out[f"{split}_x"], out[f"{split}_y"] = torch.stack(xs)[perm], y[perm]
+    return out
+
+
+def _cached_imagefolder(src: Path) -> dict:
+    st = src.stat()
+    tag = hashlib.sha256(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    path = config.cache_dir() / "datasets" / f"cifar10-jpeg-{tag}.pt"
+    if path.exists():
+        return torch.load(path)
+    t0 = time.perf_counter()
+    out = _decode_imagefolder(src)
+    out["decode_s"] = time.perf_counter() - t0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(out, tmp)
+    tmp.replace(path)
+    return out
+
+
+def cifar10(device: torch.device | str = "cpu", n_train: int | None = None, n_test: int | None = None,
+            root: Path | None = None) -> Dataset:
+    """CIFAR-10 normalised per channel (CIFAR-10 mean/std), shape (N, 3, 32, 32).
+
+    Sources, in order: torchvision's ``cifar-10-batches-py/`` in the data directory (downloaded
+    there when missing and the directory is writable); else a local ImageFolder JPEG copy, the
+    folder ``cifar10/{train,test}/<class>/*.jpg`` or the tar ``cifar10-jpeg.tar`` (decoded once,
+    cached under ``STARCONN_CACHE/datasets/``; its examples are put in a fixed order shuffled with
+    seed 0, so that the first ``n`` are a class-mixed subset). ``n_train`` / ``n_test`` keep the
+    first examples.
+    """
+    from torchvision.datasets import CIFAR10
+
+    root = Path(root) if root is not None else config.data_dir()
+    batches_dir = root / CIFAR10_BATCHES
+    folder, tar = root / CIFAR10_JPEG_DIR, root / CIFAR10_JPEG_TAR
+    local_jpeg = (folder / "train").is_dir() or tar.is_file()
+    download_err = None
+    if not batches_dir.is_dir() and not local_jpeg and root.is_dir() and os.access(root, os.W_OK):
+        try:
+            CIFAR10(str(root), train=True, download=True)
+            CIFAR10(str(root), train=False, download=True)
+        except Exception as err:  # noqa: BLE001 - no internet
+            download_err = err
+    if batches_dir.is_dir():
+        parts = []
+        for train in (True, False):
+            ds = CIFAR10(str(root), train=train, download=False)
+            parts += [torch.from_numpy(ds.data).permute(0, 3, 1, 2), torch.tensor(ds.targets, dtype=torch.int64)]
+        source = f"CIFAR-10 python batches via torchvision.datasets.CIFAR10 from {batches_dir}"
+    elif local_jpeg:
+        src = folder if (folder / "train").is_dir() else tar
+        d = _cached_imagefolder(src)
+        parts = [d["train_x"], d["train_y"], d["test_x"], d["test_y"]]
+        source = (f"CIFAR-10 JPEG ImageFolder copy {src} ({JPEG_NOTE}); decoded once and cached, "
+                  f"examples in a fixed order shuffled with seed {SHUFFLE_SEED}")
+    else:
+        raise DataError(
+            f"CIFAR-10 not found in {root}: expected torchvision's {batches_dir}/ (data_batch_1..5, test_batch), "
+            f"or an ImageFolder JPEG copy {folder}/{{train,test}}/<class>/*.jpg or the tar {tar}; set STARCONN_DATA "
+            "to a directory holding one of them, or allow the download (internet access, writable directory)"
+            + (f" (download failed: {download_err})" if download_err else "") + ".")
+    mean = torch.tensor(CIFAR10_MEAN, device=device).reshape(1, 3, 1, 1)
+    std = torch.tensor(CIFAR10_STD, device=device).reshape(1, 3, 1, 1)
+    out = []
+    for x, y, n in ((parts[0], parts[1], n_train), (parts[2], parts[3], n_test)):
+        out += [x[:n].to(device=device, dtype=torch.float32).div_(255).sub_(mean).div_(std), y[:n].to(device)]
+    return Dataset("cifar10", *out, source=source)
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device | str = "cpu"

@@ -107,6 +107,8 @@ def comparison(result: dict, recorded: dict | None = None) -> str:
 
     When a recorded paper-scale run exists it gets its own column, labelled with its card and date.
     """
+    if not result["paper"]:
+        return "The paper reports no number for this setting in this table; there is nothing to compare."
     head = ["metric", "paper", f"this run ({result['profile']}, {result['env']['card']})"]
     if recorded:
         head.append(f"recorded paper-scale run ({recorded['env']['card']}, {recorded['env']['date']})")
