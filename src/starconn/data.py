@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from . import config
+from .store import atomic_write
 
 MNIST_FILES = {  # file -> exact size in bytes (IDX header + payload)
     "train-images-idx3-ubyte": 16 + 60000 * 28 * 28,
@@ -170,9 +171,7 @@ def _cached_imagefolder(src: Path) -> dict:
     out = _decode_imagefolder(src)
     out["decode_s"] = time.perf_counter() - t0
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(out, tmp)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: torch.save(out, tmp))
     return out
 
 

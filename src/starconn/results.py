@@ -10,9 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,6 +19,7 @@ import torch
 
 from . import config
 from .params import Config
+from .store import atomic_write
 
 
 def env_info(data_source: str | None = None, device: torch.device | None = None) -> dict:
@@ -68,10 +67,7 @@ def record(cfg: Config, metrics: Mapping[str, Any], paper: Mapping[str, Any] | N
     out = Path(cfg.get("out") or config.out_dir())
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name or cfg.chapter}.json"
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=1)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=1)))
     return result
 
 

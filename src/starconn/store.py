@@ -37,7 +37,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -78,9 +79,9 @@ class Store:
         tpath, jpath = self._paths(kind, key(cfg))
         tpath.parent.mkdir(parents=True, exist_ok=True)
         cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-        _atomic_write(tpath, lambda tmp: save_file(cpu, tmp))
+        atomic_write(tpath, lambda tmp: save_file(cpu, tmp))
         record = {"config": cfg, "meta": meta or {}, "sha256": _sha256(tpath)}
-        _atomic_write(jpath, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, default=str)))
+        atomic_write(jpath, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, default=str)))
 
     def get_or_compute(
         self, kind: str, cfg: dict, compute: Callable[[], tuple[Tensors, dict]], device: Any = "cpu"
