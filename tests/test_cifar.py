@@ -88,3 +88,24 @@ def test_missing_cifar10_names_what_is_expected(tmp_path):
     msg = str(err.value)
     for part in ("cifar-10-batches-py", "cifar10/{train,test}/<class>/*.jpg", "cifar10-jpeg.tar", "STARCONN_DATA"):
         assert part in msg
+
+
+def test_pack_is_lossless_compact_and_checked(tmp_path):
+    tar_root = make_tar(tmp_path / "tar")
+    pack_root = tmp_path / "pack"
+    pack_root.mkdir()
+    pack = pack_root / data.CIFAR10_JPEG_PACK
+    info = data.pack_jpeg(tar_root / data.CIFAR10_JPEG_TAR, pack)
+    assert info["images"] == 10 and info["headers"] == 1  # one encoder: one shared header
+    assert info["bytes"] < (tar_root / data.CIFAR10_JPEG_TAR).stat().st_size / 2
+    a, b = data.cifar10(root=tar_root), data.cifar10(root=pack_root)
+    for split in ("train_x", "train_y", "test_x", "test_y"):
+        assert torch.equal(getattr(a, split), getattr(b, split)), split
+    assert data.CIFAR10_JPEG_PACK in b.source
+    raw = bytearray(pack.read_bytes())
+    raw[-5] ^= 0xFF  # one flipped byte in the last image's scan
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / data.CIFAR10_JPEG_PACK).write_bytes(bytes(raw))
+    with pytest.raises(data.DataError, match="truncated or corrupted"):
+        data.cifar10(root=broken)

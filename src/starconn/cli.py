@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("book", help="execute every chapter and build the HTML book")
     b.add_argument("--profile", help=PROFILE.allowed())
     args = ap.parse_args(argv)
+    for var in ("STARCONN_DATA", "STARCONN_CACHE", "STARCONN_OUT"):  # chapters run with cwd book/
+        if os.environ.get(var):
+            os.environ[var] = str(Path(os.environ[var]).expanduser().resolve())
     try:
         if args.cmd == "list":
             for ch in CHAPTERS.values():

@@ -5,13 +5,15 @@ MNIST is read through ``torchvision.datasets.MNIST`` from the data directory
 and the directory is writable; otherwise a clear error says which files to put where.
 
 CIFAR-10 is read from torchvision's layout (``cifar-10-batches-py/``, downloaded when missing and
-the data directory is writable), else from a local ImageFolder JPEG copy (``cifar10/{train,test}/``
-or the tar ``cifar10-jpeg.tar``), decoded once and cached under ``STARCONN_CACHE/datasets/``.
+the data directory is writable), else from a local ImageFolder JPEG copy (``cifar10/{train,test}/``,
+the tar ``cifar10-jpeg.tar``, or its lossless repack ``cifar10-jpeg.pack``, see ``pack_jpeg``),
+decoded once and cached under ``STARCONN_CACHE/datasets/``.
 """
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import sys
 import tarfile
@@ -108,13 +110,17 @@ CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 CIFAR10_BATCHES = "cifar-10-batches-py"
 CIFAR10_JPEG_DIR = "cifar10"
 CIFAR10_JPEG_TAR = "cifar10-jpeg.tar"
+CIFAR10_JPEG_PACK = "cifar10-jpeg.pack"
+PACK_MAGIC = b"STARCONN-JPEG-PACK 1\n"
 JPEG_NOTE = "JPEG quality 75, not bit-identical to CIFAR-10"
 SHUFFLE_SEED = 0
 
 
 def _jpeg_members(src: Path) -> list[tuple[str, str, str, object]]:
-    """``(split, class, name, read)`` of every ``{train,test}/<class>/*.jpg`` in a folder or tar."""
+    """``(split, class, name, read)`` of every ``{train,test}/<class>/*.jpg`` in a folder, tar or pack."""
     out = []
+    if src.suffix == ".pack":
+        return _read_pack(src)
     if src.is_dir():
         for split in ("train", "test"):
             for f in sorted((src / split).glob("*/*.jpg")):
@@ -126,6 +132,65 @@ def _jpeg_members(src: Path) -> list[tuple[str, str, str, object]]:
             if m.isfile() and len(parts) == 3 and parts[0] in ("train", "test") and parts[2].lower().endswith(".jpg"):
                 blob = tar.extractfile(m).read()
                 out.append((parts[0], parts[1], parts[2], lambda b=blob: b))
+    return out
+
+
+def _split_jpeg(blob: bytes) -> tuple[bytes, bytes]:
+    """A baseline JPEG as (everything up to and including the start-of-scan header, the scan)."""
+    sos = blob.find(b"\xff\xda")
+    if not blob.startswith(b"\xff\xd8") or sos < 0:
+        raise DataError("not a baseline JPEG (no SOI or SOS marker)")
+    end = sos + 2 + int.from_bytes(blob[sos + 2 : sos + 4], "big")
+    return blob[:end], blob[end:]
+
+
+def pack_jpeg(src: Path, dest: Path) -> dict:
+    """Repack an ImageFolder JPEG copy (folder or tar) losslessly and compactly into ``dest``.
+
+    CIFAR-10 images of one encoder share their JPEG headers (quantisation and Huffman tables,
+    623 of the ≈920 bytes of a 32×32 image), so each header is stored once and each image keeps
+    only its scan: the 89 MB tar becomes ≈20 MB, small enough to travel to a GPU machine. Every
+    file is rebuilt byte for byte on reading (checked by SHA-256), so decoding gives exactly the
+    pixels of the original copy. Returns the pack's summary.
+    """
+    headers: dict[bytes, int] = {}
+    members, scans, digest = [], [], hashlib.sha256()
+    for split, cls, name, read in sorted(_jpeg_members(Path(src)), key=lambda m: m[:3]):
+        blob = read()
+        digest.update(blob)
+        head, scan = _split_jpeg(blob)
+        members.append([split, cls, name, headers.setdefault(head, len(headers)), len(scan)])
+        scans.append(scan)
+    index = json.dumps({"source": Path(src).name, "headers": [h.hex() for h in headers], "members": members,
+                        "sha256": digest.hexdigest()}).encode()
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(PACK_MAGIC + len(index).to_bytes(8, "little") + index)
+            for scan in scans:
+                f.write(scan)
+
+    atomic_write(Path(dest), write)
+    return {"images": len(members), "headers": len(headers), "bytes": Path(dest).stat().st_size}
+
+
+def _read_pack(src: Path) -> list[tuple[str, str, str, object]]:
+    raw = src.read_bytes()
+    if not raw.startswith(PACK_MAGIC):
+        raise DataError(f"{src} is not a starconn JPEG pack (made by starconn.data.pack_jpeg)")
+    n = int.from_bytes(raw[len(PACK_MAGIC) : len(PACK_MAGIC) + 8], "little")
+    start = len(PACK_MAGIC) + 8
+    index = json.loads(raw[start : start + n])
+    headers = [bytes.fromhex(h) for h in index["headers"]]
+    out, pos, digest = [], start + n, hashlib.sha256()
+    for split, cls, name, h, size in index["members"]:
+        blob = headers[h] + raw[pos : pos + size]
+        pos += size
+        digest.update(blob)
+        out.append((split, cls, name, lambda b=blob: b))
+    if pos != len(raw) or digest.hexdigest() != index["sha256"]:
+        raise DataError(f"{src} is truncated or corrupted: its images do not match the SHA-256 recorded "
+                        f"when it was packed from {index['source']}; repack it with starconn.data.pack_jpeg")
     return out
 
 
@@ -190,10 +255,10 @@ def cifar10(device: torch.device | str = "cpu", n_train: int | None = None, n_te
 
     root = Path(root) if root is not None else config.data_dir()
     batches_dir = root / CIFAR10_BATCHES
-    folder, tar = root / CIFAR10_JPEG_DIR, root / CIFAR10_JPEG_TAR
-    local_jpeg = (folder / "train").is_dir() or tar.is_file()
+    folder, tar, pack = root / CIFAR10_JPEG_DIR, root / CIFAR10_JPEG_TAR, root / CIFAR10_JPEG_PACK
+    local = [p for p in (folder, tar, pack) if (p / "train").is_dir() or p.is_file()]
     download_err = None
-    if not batches_dir.is_dir() and not local_jpeg and root.is_dir() and os.access(root, os.W_OK):
+    if not batches_dir.is_dir() and not local and root.is_dir() and os.access(root, os.W_OK):
         try:
             CIFAR10(str(root), train=True, download=True)
             CIFAR10(str(root), train=False, download=True)
@@ -205,8 +270,8 @@ def cifar10(device: torch.device | str = "cpu", n_train: int | None = None, n_te
             ds = CIFAR10(str(root), train=train, download=False)
             parts += [torch.from_numpy(ds.data).permute(0, 3, 1, 2), torch.tensor(ds.targets, dtype=torch.int64)]
         source = f"CIFAR-10 python batches via torchvision.datasets.CIFAR10 from {batches_dir}"
-    elif local_jpeg:
-        src = folder if (folder / "train").is_dir() else tar
+    elif local:
+        src = local[0]
         d = _cached_imagefolder(src)
         parts = [d["train_x"], d["train_y"], d["test_x"], d["test_y"]]
         source = (f"CIFAR-10 JPEG ImageFolder copy {src} ({JPEG_NOTE}); decoded once and cached, "
@@ -214,7 +279,8 @@ def cifar10(device: torch.device | str = "cpu", n_train: int | None = None, n_te
     else:
         raise DataError(
             f"CIFAR-10 not found in {root}: expected torchvision's {batches_dir}/ (data_batch_1..5, test_batch), "
-            f"or an ImageFolder JPEG copy {folder}/{{train,test}}/<class>/*.jpg or the tar {tar}; set STARCONN_DATA "
+            f"or an ImageFolder JPEG copy {folder}/{{train,test}}/<class>/*.jpg, the tar {tar} or its pack {pack}; "
+            "set STARCONN_DATA "
             "to a directory holding one of them, or allow the download (internet access, writable directory)"
             + (f" (download failed: {download_err})" if download_err else "") + ".")
     mean = torch.tensor(CIFAR10_MEAN, device=device).reshape(1, 3, 1, 1)

@@ -77,6 +77,15 @@ def recorded_paper_run(chapter: str, setting: str | None = None) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def deviations(recorded: dict) -> dict:
+    """The parameters of a recorded run that differ from its chapter's ``paper`` profile."""
+    from .profiles import chapter
+
+    params = recorded["params"]
+    ref = chapter(recorded["chapter"]).resolve("paper", **({"setting": params["setting"]} if "setting" in params else {}))
+    return {k: v for k, v in params.items() if k in ref and ref[k] != v}
+
+
 def glue(name: str, value: Any) -> None:
     """Make ``value`` quotable in the chapter's prose (``{glue:text}`name` ``) via myst-nb.
 
@@ -107,7 +116,9 @@ def comparison(result: dict, recorded: dict | None = None) -> str:
         return "The paper reports no number for this setting in this table; there is nothing to compare."
     head = ["metric", "paper", f"this run ({result['profile']}, {result['env']['card']})"]
     if recorded:
-        head.append(f"recorded paper-scale run ({recorded['env']['card']}, {recorded['env']['date']})")
+        dev = ", ".join(f"{k} = {v}" for k, v in deviations(recorded).items())
+        head.append(f"recorded paper-scale run ({recorded['env']['card']}, {recorded['env']['date']}"
+                    f"{'; unlike the `paper` profile: ' + dev if dev else ''})")
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for k, p in result["paper"].items():
         row = [f"`{k}`", _fmt(p), _fmt(result["metrics"].get(k))]
