@@ -35,9 +35,12 @@ def test_center_beats_linear_interpolation(minima):
 def test_penalty_pulls_the_center_towards_the_feet(minima):
     d, feet = minima
     cfg = dict(epochs=5, lr=1e-2, batch_size=50)
-    free, _ = find_center(wide(0), feet[:2], d, CenterConfig(**cfg), progress=False)
-    tied, _ = find_center(wide(0), feet[:2], d, CenterConfig(lam=1e-1, **cfg), progress=False)
+    free, free_info = find_center(wide(0), feet[:2], d, CenterConfig(**cfg), progress=False)
+    tied, tied_info = find_center(wide(0), feet[:2], d, CenterConfig(lam=1e-1, **cfg), progress=False)
     assert paths.ngd_bound(feet[0], tied, feet[1]) < paths.ngd_bound(feet[0], free, feet[1])
+    # J = risk + penalty: without a penalty they coincide, with one J exceeds the risk every epoch
+    assert free_info["objective"] == free_info["risk"]
+    assert all(j > r for j, r in zip(tied_info["objective"], tied_info["risk"]))
 
 
 def test_initialisations(minima):

@@ -66,7 +66,8 @@ def find_center(
     progress: bool = True,
     loss_fn: Callable = F.cross_entropy,
 ) -> tuple[Params, dict]:
-    """A center θ* for the feet θ_1..θ_r; returns ``(θ*, {"objective": [per-epoch mean J]})``."""
+    """A center θ* for the feet θ_1..θ_r; returns ``(θ*, {"objective": [...], "risk": [...]})``, the
+    per-epoch means of J and of its risk term (J − risk is the penalty's share)."""
     device = data.train_x.device
     stacked_feet = {k: torch.stack([f[k] for f in feet]).to(device) for k in feet[0]}
     theta = {k: v.to(device).clone().requires_grad_(True) for k, v in initial_center(feet, cfg.init, fresh).items()}
@@ -85,10 +86,10 @@ def find_center(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(cfg.schedule, cfg.epochs * steps))
     gen = torch.Generator().manual_seed(cfg.seed)
     r = len(feet)
-    history = []
+    history, risks = [], []
     bar = tqdm(range(cfg.epochs), desc="center", disable=not progress, file=sys.stderr, mininterval=1)
     for epoch in bar:
-        total = torch.zeros((), device=device)
+        total, total_risk = torch.zeros((), device=device), torch.zeros((), device=device)
         for idx in batches(data.n_train, cfg.batch_size, gen, device):
             feet_idx = torch.randint(r, (cfg.B_r,), generator=gen).repeat_interleave(cfg.B_t).to(device)
             t = torch.rand(cfg.B_r * cfg.B_t, generator=gen).to(device)
@@ -107,9 +108,11 @@ def find_center(
             opt.step()
             sched.step()
             total += objective.detach() * len(idx)
+            total_risk += risk.detach() * len(idx)
         history.append(float(total) / data.n_train)
+        risks.append(float(total_risk) / data.n_train)
         if not math.isfinite(history[-1]):
             raise TrainingDiverged(f"center search diverged (objective {history[-1]}) in epoch {epoch + 1}")
-        bar.set_postfix(J=f"{history[-1]:.3e}")
+        bar.set_postfix(J=f"{history[-1]:.3e}", risk=f"{risks[-1]:.3e}")
     bar.close()
-    return {k: v.detach() for k, v in theta.items()}, {"objective": history}
+    return {k: v.detach() for k, v in theta.items()}, {"objective": history, "risk": risks}

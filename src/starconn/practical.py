@@ -176,6 +176,10 @@ def minima_table(st: Star) -> str:
                     f"{info['test_acc']:.2f} |")
     ci = st.center_info
     rows.append(f"| center θ* | — | {ci['train_loss']:.2e} | {ci['train_acc']:.3f} | {ci['test_acc']:.2f} |")
+    if ci.get("risk"):  # centers cached before the risk was recorded have only the objective
+        j, r = ci["objective"][-1], ci["risk"][-1]
+        rows.append(f"\nCenter search, last epoch: objective J = {j:.3e}, of which the path risk is {r:.3e} "
+                    f"and the penalty λ‖θ−θi‖² {j - r:.3e}.")
     return "\n".join(rows)
 
 
