@@ -137,3 +137,25 @@ def test_practical_models_take_the_data_channels():
         d = images(n=4, c=channels)
         s = practical.Setup(SimpleNamespace(width=1 / 16), d, model_name, torch.device("cpu"))
         assert s.make_model(0)(d.train_x).shape == (4, 10)
+
+
+@pytest.mark.parametrize("setting", ["vgg16-mnist", "vgg16-cifar10", "resnet18-cifar10", "resnet34-cifar10"])
+def test_every_conv_setting_runs_end_to_end_and_resumes_from_the_store(setting, tmp_path, monkeypatch):
+    """Minima, center and every path of a 2-minimum star, for each conv setting (synthetic images of
+    the setting's channel count, tiny protocol); a second run loads everything from the store."""
+    import math
+
+    from starconn import practical
+    from starconn.profiles import chapter
+    from starconn.store import Store
+
+    cfg = chapter("star-barriers").resolve("smoke", setting=setting, n_train=100, n_test=100, epochs=1,
+                                           batch_size=16, center_epochs=1, n_points=3, n_minima=2)
+    model_name, dataset = practical.SETTINGS[setting]
+    d = images(n=32, c=1 if dataset == "mnist32" else 3)
+    s = practical.Setup(cfg, d, model_name, torch.device("cpu"), store=Store(tmp_path))
+    m = practical.star(s, 2, cfg.lam).metrics()
+    assert all(math.isfinite(m[k]) for k in ("linear_loss_barrier", "fold_loss_barrier", "fold_acc_barrier"))
+    monkeypatch.setattr(practical, "train_minima", lambda *a, **k: pytest.fail("minima retrained"))
+    monkeypatch.setattr(practical, "find_center", lambda *a, **k: pytest.fail("center recomputed"))
+    assert practical.star(s, 2, cfg.lam).metrics() == m
