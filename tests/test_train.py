@@ -50,3 +50,44 @@ def test_divergence_is_reported(data):
 def test_bad_schedule_is_rejected(data):
     with pytest.raises(ValueError, match="schedule must be 'cosine' or 'constant'"):
         train_minima(mlp, [0], data, TrainConfig(epochs=1, lr=1e-2, schedule="step"), progress=False)
+
+
+def test_divergence_names_the_first_non_finite_step_and_the_configuration(data):
+    cfg = TrainConfig(epochs=3, lr=1e-2, batch_size=50)
+    x = data.train_x.clone()
+    x[123] = math.inf
+    bad = type(data)(data.name, x, data.train_y, data.test_x, data.test_y, "one bad example")
+    perm = torch.randperm(data.n_train, generator=torch.Generator().manual_seed(4))
+    step = int((perm == 123).nonzero()) // 50 + 1  # the minibatch of seed 4's first epoch holding it
+    with pytest.raises(TrainingDiverged) as err:
+        train_minima(mlp, [4, 5], bad, cfg, progress=False, desc="fnn-mnist minima [4, 5]")
+    assert err.value.seed == 4 and err.value.step == step  # both members diverge; the first is reported
+    msg = str(err.value)
+    assert "fnn-mnist minima [4, 5]" in msg and f"at step {err.value.step} (epoch 1 of 3" in msg
+    assert "lr=0.01" in msg and "batch_size=50" in msg and "nothing was stored" in msg
+
+
+def test_divergence_step_of_a_single_member(data):
+    x = data.train_x.clone()
+    x[123] = math.nan
+    bad = type(data)(data.name, x, data.train_y, data.test_x, data.test_y, "one bad example")
+    perm = torch.randperm(data.n_train, generator=torch.Generator().manual_seed(5))
+    with pytest.raises(TrainingDiverged, match="seed 5 diverged") as err:
+        train_minima(mlp, [5], bad, TrainConfig(epochs=2, lr=1e-2, batch_size=50), progress=False)
+    assert err.value.seed == 5 and err.value.epoch == 1
+    assert err.value.step == int((perm == 123).nonzero()) // 50 + 1
+
+
+def test_missed_target_is_flagged_not_silently_used(data):
+    cfg = TrainConfig(epochs=1, lr=1e-3, batch_size=50, target_loss=1e-6)
+    with pytest.warns(UserWarning, match=r"seed 0 used all 1 epochs .* flagged reached_target=False"):
+        (_, info), = train_minima(mlp, [0], data, cfg, progress=False)
+    assert info["reached_target"] is False and info["target_loss"] == 1e-6 and info["epoch_loss"] > 1e-6
+
+
+def test_reached_target_and_fixed_epochs_are_not_flagged(data):
+    (_, hit), = train_minima(mlp, [0], data, TrainConfig(epochs=30, lr=1e-2, batch_size=50, target_loss=0.05),
+                             progress=False)
+    assert hit["reached_target"] is True and hit["epochs"] < 30
+    (_, fixed), = train_minima(mlp, [0], data, TrainConfig(epochs=1, lr=1e-2, batch_size=50), progress=False)
+    assert fixed["reached_target"] is True  # target_loss = 0: a fixed number of epochs, nothing to miss

@@ -34,7 +34,20 @@ MNIST_FILES = {  # file -> exact size in bytes (IDX header + payload)
     "t10k-images-idx3-ubyte": 16 + 10000 * 28 * 28,
     "t10k-labels-idx1-ubyte": 8 + 10000,
 }
+MNIST_SHA256 = {  # the canonical uncompressed IDX files (as torchvision unpacks them)
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+MNIST_HEADER = {  # file -> (IDX magic number, dimensions)
+    "train-images-idx3-ubyte": (0x803, (60000, 28, 28)),
+    "train-labels-idx1-ubyte": (0x801, (60000,)),
+    "t10k-images-idx3-ubyte": (0x803, (10000, 28, 28)),
+    "t10k-labels-idx1-ubyte": (0x801, (10000,)),
+}
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+_VERIFIED: dict[tuple, str] = {}  # (path, size, mtime_ns) -> SHA-256, so a process hashes a file once
 
 
 class DataError(FileNotFoundError):
@@ -58,7 +71,40 @@ class Dataset:
         return len(self.train_y)
 
 
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, remembered for this process while its size and mtime stay the same."""
+    st = path.stat()
+    tag = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if tag not in _VERIFIED:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _VERIFIED[tag] = h.hexdigest()
+    return _VERIFIED[tag]
+
+
+def check_listed_checksum(path: Path, root: Path) -> None:
+    """If ``root/SHA256SUMS`` (``sha256sum`` format) lists ``path``, check the file against it."""
+    sums = Path(root) / "SHA256SUMS"
+    if not sums.is_file() or not Path(path).is_file():
+        return
+    try:
+        rel = Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return
+    for line in sums.read_text().splitlines():
+        parts = line.split(maxsplit=1)
+        if len(parts) == 2 and parts[1].lstrip("*").strip() == rel:
+            got = sha256_file(Path(path))
+            if got != parts[0].lower():
+                raise DataError(f"data file {path} has SHA-256 {got}; expected {parts[0]} (listed in {sums}). "
+                                "It is truncated, corrupted or a different file: replace it")
+            return
+
+
 def _check_mnist(raw: Path) -> None:
+    """Each raw MNIST file: present, exact size, IDX header (magic and shape), canonical SHA-256."""
     for name, size in MNIST_FILES.items():
         path = raw / name
         if not path.exists():
@@ -68,7 +114,20 @@ def _check_mnist(raw: Path) -> None:
                 "to a directory that has MNIST/raw/, or allow the download (internet access)."
             )
         if path.stat().st_size != size:
-            raise DataError(f"MNIST file {path} has {path.stat().st_size} bytes; expected {size}")
+            raise DataError(f"MNIST file {path} has {path.stat().st_size} bytes; expected {size} "
+                            "(truncated or not the raw, uncompressed IDX file): replace it")
+        magic, dims = MNIST_HEADER[name]
+        with open(path, "rb") as f:
+            head = f.read(4 + 4 * len(dims))
+        got_magic = int.from_bytes(head[:4], "big")
+        got_dims = tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(len(dims)))
+        if got_magic != magic or got_dims != dims:
+            raise DataError(f"MNIST file {path} has IDX header magic {got_magic:#06x}, shape {got_dims}; expected "
+                            f"magic {magic:#06x}, shape {dims}: replace it")
+        got = sha256_file(path)
+        if got != MNIST_SHA256[name]:
+            raise DataError(f"MNIST file {path} has SHA-256 {got}; expected {MNIST_SHA256[name]} (the canonical "
+                            "MNIST file): it is corrupted or modified, replace it")
 
 
 def mnist(device: torch.device | str = "cpu", n_train: int | None = None, n_test: int | None = None,
@@ -126,12 +185,18 @@ def _jpeg_members(src: Path) -> list[tuple[str, str, str, object]]:
             for f in sorted((src / split).glob("*/*.jpg")):
                 out.append((split, f.parent.name, f.name, f.read_bytes))
         return out
-    with tarfile.open(src) as tar:  # read into memory (88 MB for CIFAR-10), nothing extracted to disk
-        for m in tar.getmembers():
-            parts = Path(m.name.lstrip("./")).parts
-            if m.isfile() and len(parts) == 3 and parts[0] in ("train", "test") and parts[2].lower().endswith(".jpg"):
-                blob = tar.extractfile(m).read()
-                out.append((parts[0], parts[1], parts[2], lambda b=blob: b))
+    try:
+        with tarfile.open(src) as tar:  # read into memory (88 MB for CIFAR-10), nothing extracted to disk
+            for m in tar.getmembers():
+                parts = Path(m.name.lstrip("./")).parts
+                if m.isfile() and len(parts) == 3 and parts[0] in ("train", "test") and parts[2].lower().endswith(".jpg"):
+                    blob = tar.extractfile(m).read()
+                    if len(blob) != m.size:
+                        raise EOFError(f"{m.name}: {len(blob)} of {m.size} bytes")
+                    out.append((parts[0], parts[1], parts[2], lambda b=blob: b))
+    except (tarfile.TarError, EOFError, OSError) as err:
+        raise DataError(f"{src} is truncated or not a tar file ({err}); expected an uncompressed tar of "
+                        "train/<class>/*.jpg and test/<class>/*.jpg: replace it") from None
     return out
 
 
@@ -180,7 +245,11 @@ def _read_pack(src: Path) -> list[tuple[str, str, str, object]]:
         raise DataError(f"{src} is not a starconn JPEG pack (made by starconn.data.pack_jpeg)")
     n = int.from_bytes(raw[len(PACK_MAGIC) : len(PACK_MAGIC) + 8], "little")
     start = len(PACK_MAGIC) + 8
-    index = json.loads(raw[start : start + n])
+    try:
+        index = json.loads(raw[start : start + n])
+    except ValueError:
+        raise DataError(f"{src} is truncated or corrupted: its index is unreadable; repack it with "
+                        "starconn.data.pack_jpeg") from None
     headers = [bytes.fromhex(h) for h in index["headers"]]
     out, pos, digest = [], start + n, hashlib.sha256()
     for split, cls, name, h, size in index["members"]:
@@ -216,7 +285,10 @@ def _decode_imagefolder(src: Path) -> dict:
             raise DataError(f"{src}: test classes {sorted(unknown)} are not among the train classes {classes}")
         xs = []
         for c, n, read in tqdm(items, desc=f"decoding {split} JPEGs", file=sys.stderr, mininterval=2):
-            x = _decode_jpeg(read())
+            try:
+                x = _decode_jpeg(read())
+            except Exception as err:  # noqa: BLE001 - PIL raises many kinds
+                raise DataError(f"{src}: {split}/{c}/{n} is not a readable JPEG ({err}): replace the copy") from None
             if x.shape != (3, 32, 32):
                 raise DataError(f"{src}: {split}/{c}/{n} is {tuple(x.shape[1:])}, expected 32×32")
             xs.append(x)
@@ -231,7 +303,18 @@ def _cached_imagefolder(src: Path) -> dict:
     tag = hashlib.sha256(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
     path = config.cache_dir() / "datasets" / f"cifar10-jpeg-{tag}.pt"
     if path.exists():
-        return torch.load(path)
+        try:
+            d = torch.load(path)
+            n_train, n_test = len(d["train_y"]), len(d["test_y"])
+            if (d["train_x"].shape != (n_train, 3, 32, 32) or d["test_x"].shape != (n_test, 3, 32, 32)
+                    or d["train_x"].dtype != torch.uint8 or d["test_x"].dtype != torch.uint8):
+                raise ValueError("unexpected shapes or dtypes")
+            return d
+        except Exception as err:  # noqa: BLE001 - an unreadable cache is decoded again
+            import warnings
+
+            warnings.warn(f"decoded CIFAR-10 cache {path} is unreadable ({err}); decoding {src} again", stacklevel=2)
+    check_listed_checksum(src, src.parent)
     t0 = time.perf_counter()
     out = _decode_imagefolder(src)
     out["decode_s"] = time.perf_counter() - t0
@@ -265,6 +348,12 @@ def cifar10(device: torch.device | str = "cpu", n_train: int | None = None, n_te
         except Exception as err:  # noqa: BLE001 - no internet
             download_err = err
     if batches_dir.is_dir():
+        from torchvision.datasets.utils import check_integrity
+
+        for name, md5 in CIFAR10.train_list + CIFAR10.test_list:
+            if not check_integrity(str(batches_dir / name), md5):
+                raise DataError(f"CIFAR-10 file {batches_dir / name} is missing or corrupted: expected MD5 {md5} "
+                                "(torchvision's cifar-10-python.tar.gz); replace it")
         parts = []
         for train in (True, False):
             ds = CIFAR10(str(root), train=train, download=False)

@@ -77,7 +77,7 @@ def get_minima(s: Setup, seeds: list[int], tc: TrainConfig | None = None) -> lis
     todo = [sd for sd in seeds if found[sd] is None]
     for i in range(0, len(todo), s.cfg.ensemble):
         group = todo[i : i + s.cfg.ensemble]
-        trained = train_minima(s.make_model, group, s.data, tc, desc=f"minima {group}")
+        trained = train_minima(s.make_model, group, s.data, tc, desc=f"{s.cfg.setting} minima {group}")
         for sd, (p, info) in zip(group, trained):
             info.update(zip(("train_loss", "train_acc"), s.evaluator("train").single(p)))
             info.update(zip(("test_loss", "test_acc"), s.evaluator("test").single(p)))
@@ -125,6 +125,9 @@ class Star:
             "train_acc": [m[1]["train_acc"] for m in self.minima],
             "test_acc": [m[1]["test_acc"] for m in self.minima],
             "epochs": [m[1]["epochs"] for m in self.minima],
+            # False: the minimum used all its epochs without its training loss going below target_loss
+            # (train_minima warns); None: stored before the flag existed
+            "reached_target": [m[1].get("reached_target") for m in self.minima],
             "center_train_loss": self.center_info["train_loss"],
             "center_train_acc": self.center_info["train_acc"],
             "center_test_acc": self.center_info["test_acc"],

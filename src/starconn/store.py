@@ -3,7 +3,11 @@
 An entry is ``<root>/<kind>/<key>.safetensors`` (the tensors) plus ``<key>.json`` (the
 configuration, metadata and the tensors file's SHA-256). Both are written to a temporary file
 and renamed into place, the JSON last, so a reader sees a whole entry or none; an entry whose
-checksum does not match is reported, moved aside and recomputed.
+checksum does not match (a truncated or flipped file, a tensors file without its JSON) is
+reported, moved aside as ``*.corrupt`` and recomputed. Writing and reading an entry hold an
+exclusive lock on ``.<key>.lock`` beside it (``fcntl.flock``; released by the OS if the process
+dies), so two processes computing the same entry at once leave one whole, consistent entry:
+the tensors and the JSON of the same writer.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +25,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from . import config
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: atomic renames only
+    fcntl = None
 
 Tensors = dict[str, torch.Tensor]
 
@@ -57,18 +68,48 @@ class Store:
         d = self.root / kind
         return d / f"{k}.safetensors", d / f"{k}.json"
 
+    @contextmanager
+    def _lock(self, kind: str, k: str) -> Iterator[None]:
+        """Exclusive lock of one entry; none where the store is read-only (nobody can write it)."""
+        fd = None
+        if fcntl is not None:
+            try:
+                (self.root / kind).mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.root / kind / f".{k}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                fd = None
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the lock
+
     def load(self, kind: str, cfg: dict, device: str | torch.device = "cpu") -> tuple[Tensors, dict] | None:
         """The stored tensors and metadata for ``cfg``, or ``None`` if absent or corrupt."""
-        tpath, jpath = self._paths(kind, key(cfg))
+        k = key(cfg)
+        if not self._paths(kind, k)[1].exists():
+            return None
+        with self._lock(kind, k):
+            return self._load(kind, k, device)
+
+    def _load(self, kind: str, k: str, device: str | torch.device) -> tuple[Tensors, dict] | None:
+        tpath, jpath = self._paths(kind, k)
         if not jpath.exists():
             return None
         try:
             meta = json.loads(jpath.read_text())
-            if not tpath.exists() or _sha256(tpath) != meta["sha256"]:
-                raise ValueError("checksum mismatch")
+            if not tpath.exists():
+                raise ValueError(f"{tpath.name} is missing")
+            got = _sha256(tpath)
+            if got != meta["sha256"]:
+                raise ValueError(f"checksum mismatch: {tpath.name} has SHA-256 {got[:12]}…, "
+                                 f"recorded {meta['sha256'][:12]}…")
             tensors = load_file(str(tpath), device=str(device))
         except Exception as err:  # noqa: BLE001 - any unreadable entry is recomputed
-            warnings.warn(f"store: corrupt entry {jpath.stem} in {kind!r} ({err}); recomputing", stacklevel=2)
+            warnings.warn(f"store: corrupt entry {jpath.stem} in {kind!r} under {jpath.parent} ({err}); "
+                          "moved aside as *.corrupt and recomputing", stacklevel=3)
             for p in (jpath, tpath):
                 if p.exists():
                     os.replace(p, p.with_name(p.name + ".corrupt"))
@@ -76,12 +117,20 @@ class Store:
         return tensors, meta["meta"]
 
     def save(self, kind: str, cfg: dict, tensors: Tensors, meta: dict | None = None) -> None:
-        tpath, jpath = self._paths(kind, key(cfg))
+        k = key(cfg)
+        tpath, jpath = self._paths(kind, k)
         tpath.parent.mkdir(parents=True, exist_ok=True)
-        cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-        atomic_write(tpath, lambda tmp: save_file(cpu, tmp))
-        record = {"config": cfg, "meta": meta or {}, "sha256": _sha256(tpath)}
-        atomic_write(jpath, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, default=str)))
+        cpu = {n: v.detach().to("cpu").contiguous() for n, v in tensors.items()}
+        digest = []
+
+        def write_tensors(tmp: str) -> None:
+            save_file(cpu, tmp)
+            digest.append(_sha256(Path(tmp)))  # the checksum of exactly the bytes this call wrote
+
+        with self._lock(kind, k):
+            atomic_write(tpath, write_tensors)
+            record = {"config": cfg, "meta": meta or {}, "sha256": digest[0]}
+            atomic_write(jpath, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, default=str)))
 
     def get_or_compute(
         self, kind: str, cfg: dict, compute: Callable[[], tuple[Tensors, dict]], device: Any = "cpu"

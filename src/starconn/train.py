@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -26,7 +27,11 @@ Params = dict[str, torch.Tensor]
 
 
 class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite (nothing of that training is returned or stored)."""
+
+    def __init__(self, message: str, seed: int | None = None, step: int | None = None, epoch: int | None = None):
+        super().__init__(message)
+        self.seed, self.step, self.epoch = seed, step, epoch
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,15 @@ def train_minima(
     """Train one network per seed, all as one ensemble; returns ``[(params, info), ...]``.
 
     ``make_model(seed)`` returns a freshly initialised network; the minibatch order of member
-    ``i`` is drawn from a generator seeded with ``seeds[i]``. ``info`` holds the epochs run and
-    the last epoch-mean training loss.
+    ``i`` is drawn from a generator seeded with ``seeds[i]``. ``info`` holds the epochs run, the
+    last epoch-mean training loss and ``reached_target``: ``False`` when ``cfg.target_loss > 0``
+    and the member used up its epochs without its loss going below it (a warning says so too);
+    with no target (``target_loss = 0``, a fixed number of epochs) it is ``True``.
+
+    A NaN or infinite training loss raises :class:`TrainingDiverged` naming the seed, the first
+    non-finite step (counted from 1 over all epochs) and the training configuration; nothing is
+    returned. Non-finite steps are recorded on the device and checked once per epoch (no extra
+    synchronisation per step).
     """
     models = [make_model(s) for s in seeds]
     device = data.train_x.device
@@ -89,6 +101,8 @@ def train_minima(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(cfg.schedule, cfg.epochs * steps_per_epoch))
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     done: dict[int, tuple[Params, dict]] = {}
+    first_bad = torch.zeros(k, dtype=torch.long, device=device)  # first non-finite step, 0: none
+    step = 0
     bar = tqdm(range(cfg.epochs), desc=desc, disable=not progress, file=sys.stderr, mininterval=1)
     for epoch in bar:
         total = torch.zeros(k, device=device)
@@ -99,16 +113,31 @@ def train_minima(
             losses.sum().backward()
             opt.step()
             sched.step()
+            step += 1
+            first_bad = torch.where(~torch.isfinite(losses.detach()) & (first_bad == 0), step, first_bad)
             total += losses.detach() * idx.shape[1]
         mean = (total / data.n_train).tolist()
         for i, loss in enumerate(mean):
             if i in done:
                 continue
             if not math.isfinite(loss):
-                raise TrainingDiverged(f"{desc}: seed {seeds[i]} diverged (loss {loss}) in epoch {epoch + 1}")
-            if loss < cfg.target_loss or epoch + 1 == cfg.epochs:
+                bad = int(first_bad[i]) or step
+                bar.close()
+                raise TrainingDiverged(
+                    f"{desc}: seed {seeds[i]} diverged: training loss {loss} at step {bad} (epoch {epoch + 1} of "
+                    f"{cfg.epochs}, {steps_per_epoch} steps per epoch) with lr={cfg.lr}, batch_size={cfg.batch_size}, "
+                    f"schedule={cfg.schedule!r}, amp={cfg.amp}; nothing was stored for it",
+                    seed=seeds[i], step=bad, epoch=epoch + 1)
+            reached = loss < cfg.target_loss
+            if reached or epoch + 1 == cfg.epochs:
                 member = {n: p[i].detach().clone() for n, p in params.items()}
-                done[i] = (member, {"epochs": epoch + 1, "epoch_loss": loss, "seed": seeds[i]})
+                ok = reached or cfg.target_loss <= 0
+                if not ok:
+                    warnings.warn(f"{desc}: seed {seeds[i]} used all {cfg.epochs} epochs and stopped at training "
+                                  f"loss {loss:.3g}, above target_loss {cfg.target_loss}: flagged "
+                                  "reached_target=False", stacklevel=2)
+                done[i] = (member, {"epochs": epoch + 1, "epoch_loss": loss, "seed": seeds[i],
+                                    "target_loss": cfg.target_loss, "reached_target": ok})
         bar.set_postfix(loss=f"{max(mean):.2e}", done=f"{len(done)}/{k}")
         if len(done) == k:
             break
