@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (Python 3.11+):
 #   make book   - create .venv, install, execute every chapter (cpu profile, or paper on a GPU), build _build/html
-#   make test   - create .venv, install, run the unit tests and execute every chapter at the smoke profile
+#   make test   - create .venv, install, run the unit tests, execute every chapter at the smoke profile,
+#                 build the smoke site and test it in headless Chromium (Debian's chromium must be installed)
 PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed
@@ -8,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export STARCONN_CACHE ?= $(HOME)/.cache/starconn/store
 unexport MPLBACKEND
 
-.PHONY: book test unit notebooks env clean
+.PHONY: book test unit notebooks site-test env clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +23,7 @@ book: $(STAMP)
 	python -m starconn book $(if $(PROFILE),--profile $(PROFILE))
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
-test: unit notebooks
+test: unit notebooks site-test
 
 unit: $(STAMP)
 	python -m pytest -q tests
@@ -30,6 +31,14 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	STARCONN_PROFILE=smoke STARCONN_CACHE=$(CURDIR)/_build/cache-smoke STARCONN_OUT=$(CURDIR)/_build/results/smoke \
 		python -m pytest -q --nbval-lax -p no:cacheprovider book/
+
+# The rendered book as a reader meets it (tests/site): served on 127.0.0.1, opened in Debian's
+# chromium through Playwright, nothing fetched from the internet. Builds the smoke site first when
+# there is none (sharing the nbval run's smoke cache); screenshots go to _build/screenshots/.
+site-test: $(STAMP)
+	test -f _build/html/index.html || STARCONN_CACHE=$(CURDIR)/_build/cache-smoke python -m starconn book --profile smoke
+	STARCONN_SITE=$(CURDIR)/_build/html STARCONN_SCREENSHOTS=$(CURDIR)/_build/screenshots \
+		python -m pytest -q -p no:cacheprovider --confcutdir=tests/site tests/site
 
 clean:
 	rm -rf _build
