@@ -6,6 +6,7 @@ configuration, so chapters share minima and an interrupted run resumes where it 
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -77,8 +78,11 @@ def get_minima(s: Setup, seeds: list[int], tc: TrainConfig | None = None) -> lis
     todo = [sd for sd in seeds if found[sd] is None]
     for i in range(0, len(todo), s.cfg.ensemble):
         group = todo[i : i + s.cfg.ensemble]
+        t0 = time.time()
         trained = train_minima(s.make_model, group, s.data, tc, desc=f"{s.cfg.setting} minima {group}")
+        wall = (time.time() - t0) / len(group)  # training time per minimum (ensemble members share it)
         for sd, (p, info) in zip(group, trained):
+            info["wall_s"] = wall
             info.update(zip(("train_loss", "train_acc"), s.evaluator("train").single(p)))
             info.update(zip(("test_loss", "test_acc"), s.evaluator("test").single(p)))
             s.store.save("minimum", minimum_key(s, sd, tc), p, info)
@@ -96,7 +100,9 @@ def get_center(s: Setup, feet: list[Params], feet_keys: list[dict], lam: float) 
 
     def compute():
         fresh = (lambda: params_of(s.make_model(c.seed + 10_000))) if c.center_init == "fresh" else None
+        t0 = time.time()
         center, info = find_center(s.make_model(0), feet, s.data, cc, fresh=fresh)
+        info["wall_s"] = time.time() - t0
         info.update(zip(("train_loss", "train_acc"), s.evaluator("train").single(center)))
         info.update(zip(("test_loss", "test_acc"), s.evaluator("test").single(center)))
         return center, info
