@@ -88,3 +88,16 @@ def test_every_notebook_declares_its_chapter_parameters():
         names = {line.split("=")[0].strip() for line in src.splitlines() if "=" in line}
         assert names == {"profile", "out"} | {p.name for p in ch.params}, ch.id
         assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_table_of_contents_lists_every_chapter_in_order():
+    import yaml
+
+    from starconn import config
+    from starconn.profiles import CHAPTERS, PARTS
+
+    toc = yaml.safe_load((config.REPO_ROOT / "_toc.yml").read_text())
+    assert [p["caption"] for p in toc["parts"]] == list(PARTS)
+    files = [c["file"] for p in toc["parts"] for c in p["chapters"]]
+    assert files == [f"book/{cid}" for cid in CHAPTERS]
+    assert all((config.REPO_ROOT / f"{f}.ipynb").is_file() for f in files)

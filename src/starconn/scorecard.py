@@ -1,0 +1,378 @@
+"""The reproduction scorecard: every figure and table of the paper a chapter reproduces, the
+paper's numbers, ours, where ours came from, and whether they are within tolerance.
+
+Nothing here is typed by hand:
+
+* **Which chapter reproduces what** is read from the chapter titles, whose closing parenthesis
+  names the paper's items: "… (Table 1)", "… (Fig 3, left)", "… (Theorems 10 and 11, Fig 2)".
+* **The paper's numbers** are each chapter's ``paper`` dict (``Chapter.paper``); for Part III it
+  is keyed by setting. A chapter that names a *Table* is scored for every setting the table has a
+  number for; one that names only figures, for the setting of its ``paper`` profile; any setting
+  with a recorded result is scored too.
+* **Ours** come from the committed paper-scale runs ``results/paper/[<setting>/]<chapter>.json``
+  (``results.recorded_paper_run``; a run whose parameters differ from the ``paper`` profile says
+  how, ``results.deviations``) and, labelled as a build result, from the latest chapter JSON of the
+  current or earlier book builds (``STARCONN_OUT`` and ``_build/results[/<profile>]``): the most
+  faithful profile found (paper, then cpu, then smoke), the most recent of that profile.
+
+**Tolerance.** Part III metrics use ``starconn.profiles.practical.within_tolerance`` (fold-line
+accuracy within 0.5 percentage points, NGD within 0.02, or better); other Part III metrics are
+shown for reference and not judged. For the other chapters the paper's value is a statement the
+theory makes, and the rule follows its type (:func:`judge`, :data:`RULES`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import operator
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import config, results
+from .params import Chapter, Config
+from .profiles import CHAPTERS, PARTS
+from .profiles import practical as part3
+
+ZERO_ATOL = 1e-8  # a value the theory says is exactly 0: |ours| <= this (float64 round-off)
+REL_TOL = 0.01  # any other number the paper states: |ours - paper| <= 1 % of |paper|
+RULES = (
+    ("true / false", "ours is the same truth value"),
+    ("an integer (a count)", "ours is equal"),
+    ("`> x`, `>= x`, `< x`, `<= x`", "ours satisfies the inequality"),
+    ("0.0 (exact in the theory)", f"abs(ours) ≤ {ZERO_ATOL:g} (float64 round-off)"),
+    ("any other number", f"abs(ours − paper) ≤ {REL_TOL:.0%} of abs(paper)"),
+    ("a Part III metric with a tolerance",
+     "`profiles.practical.within_tolerance`: as good as the paper or within "
+     + ", ".join(f"{v:g} in `{k}`" for k, v in part3.TOLERANCE.items())),
+    ("another Part III metric", "shown for reference, not judged (—)"),
+)
+BEYOND = PARTS[-1]  # "Beyond the paper": chapters that quote the paper's numbers, not reproduce an item
+PROFILE_RANK = {p: i for i, p in enumerate(config.PROFILES)}  # smoke < cpu < paper
+_INEQ = re.compile(r"^\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
+_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+_PAREN = re.compile(r"\(([^()]*)\)\s*$")
+_REF = re.compile(r"\b(Fig|Table|Theorem|Lemma)s?\.?\s+(\d+(?:\s*(?:,|and)\s*\d+)*)(?:\s*,\s*(left|right))?")
+
+
+@dataclass(frozen=True, order=True)
+class Item:
+    """A numbered item of the paper: ``Fig 3`` (panel ``left``), ``Table 1``, ``Theorem 10``…"""
+
+    kind: str
+    number: int
+    panel: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.number}" + (f" ({self.panel})" if self.panel else "")
+
+    @property
+    def is_figure_or_table(self) -> bool:
+        return self.kind in ("Fig", "Table")
+
+
+def references(title: str) -> list[Item]:
+    """The paper's items a chapter title names in its closing parenthesis ([] if none)."""
+    m = _PAREN.search(title)
+    if not m:
+        return []
+    out = []
+    for kind, numbers, panel in _REF.findall(m.group(1)):
+        for n in re.findall(r"\d+", numbers):
+            out.append(Item(kind, int(n), panel or ""))
+    return out
+
+
+def _item_key(item: Item) -> tuple:
+    return (("Fig", "Table", "Theorem", "Lemma").index(item.kind), item.number, item.panel)
+
+
+def figure_table_map(chapters: Iterable[Chapter] | None = None) -> dict[Item, list[str]]:
+    """Every figure and table of the paper that a chapter reproduces → those chapters' ids."""
+    out: dict[Item, list[str]] = {}
+    for ch in chapters if chapters is not None else CHAPTERS.values():
+        for item in references(ch.title):
+            if item.is_figure_or_table:
+                out.setdefault(item, []).append(ch.id)
+    return dict(sorted(out.items(), key=lambda kv: _item_key(kv[0])))
+
+
+# ---------------------------------------------------------------------------------------------
+# tolerance
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)  # "nan", "inf" as written by results._clean
+        except ValueError:
+            return None
+    return None
+
+
+def judge(paper: Any, ours: Any) -> bool | None:
+    """Is ``ours`` within tolerance of the paper's value ``paper`` (rules in :data:`RULES`)?
+    ``None`` when ours is missing or not comparable."""
+    if ours is None:
+        return None
+    if isinstance(paper, bool):
+        return ours is paper if isinstance(ours, bool) else None
+    if isinstance(paper, str):
+        m = _INEQ.match(paper)
+        x = _number(ours)
+        if not m or x is None or math.isnan(x):
+            return None
+        return bool(_OPS[m.group(1)](x, float(m.group(2))))
+    x = _number(ours)
+    if x is None or math.isnan(x):
+        return None if x is None else False
+    if isinstance(paper, int):
+        return x == paper
+    if paper == 0:
+        return abs(x) <= ZERO_ATOL
+    return abs(x - paper) <= REL_TOL * abs(paper)
+
+
+def verdicts(chapter: Chapter, paper: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, bool | None]:
+    """Per metric of ``paper``: within tolerance (True / False) or not judged (None)."""
+    if chapter.part == part3.PART:
+        ok = part3.within_tolerance({k: v for k, v in metrics.items() if _number(v) is not None},
+                                    paper)
+        return {k: ok.get(k) for k in paper}
+    return {k: judge(p, metrics.get(k)) for k, p in paper.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# where the results are
+
+
+def _is_result(d: Any, path: Path) -> bool:
+    return (isinstance(d, dict) and {"chapter", "profile", "params", "metrics", "env"} <= set(d)
+            and path.name == f"{d['chapter']}.json")  # alternates written with record(name=…) are skipped
+
+
+def build_roots() -> list[Path]:
+    """Where book builds write chapter JSONs: ``STARCONN_OUT`` and the repository's ``_build/results``."""
+    roots = []
+    for r in (config.out_dir(), config.REPO_ROOT / "_build" / "results"):
+        r = r.resolve()
+        if r not in roots:
+            roots.append(r)
+    return roots
+
+
+def build_results(roots: Iterable[Path] | None = None) -> list[dict]:
+    """Every chapter JSON under ``roots`` and their immediate sub-folders (one per profile), each
+    with its file's path and modification time added (``_path``, ``_mtime``)."""
+    found, seen = [], set()
+    for root in roots if roots is not None else build_roots():
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for path in sorted(list(root.glob("*.json")) + list(root.glob("*/*.json"))):
+            path = path.resolve()
+            if path in seen or config.PAPER_RESULTS.resolve() in path.parents:
+                continue
+            seen.add(path)
+            try:
+                d = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if _is_result(d, path) and d["profile"] in PROFILE_RANK:
+                d["_path"], d["_mtime"] = str(path), path.stat().st_mtime
+                found.append(d)
+    return found
+
+
+def latest_build(found: list[dict], chapter: str, setting: str | None) -> dict | None:
+    """The build result of ``chapter`` (at ``setting``) to show: highest profile, then newest."""
+    mine = [d for d in found if d["chapter"] == chapter and d["params"].get("setting") == setting]
+    if not mine:
+        return None
+    return max(mine, key=lambda d: (PROFILE_RANK[d["profile"]], d["env"].get("date", ""), d["_mtime"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# rows
+
+
+@dataclass
+class Row:
+    """One metric of one paper item for one chapter (and setting) from one source."""
+
+    item: str
+    chapter: str
+    setting: str | None
+    metric: str | None
+    paper: Any
+    ours: Any
+    source: str  # "paper-scale" (committed), "build" or "none"
+    profile: str | None = None
+    card: str | None = None
+    date: str | None = None
+    deviations: dict = field(default_factory=dict)
+    within: bool | None = None
+    paper_scale: bool = False  # does a committed paper-scale run of this chapter (and setting) exist?
+
+    @property
+    def origin(self) -> str:
+        """Where ours came from, in words."""
+        if self.source == "none":
+            return "not run (no result found); not run at paper scale"
+        dev = ", ".join(f"{k} = {v}" for k, v in self.deviations.items())
+        dev = f"; unlike the `paper` profile: {dev}" if dev else ""
+        if self.source == "paper-scale":
+            return f"recorded paper-scale run, {self.card}, {self.date}{dev}"
+        tail = "" if self.paper_scale else "; not run at paper scale"
+        return f"build, `{self.profile}` profile, {self.card}, {self.date}{dev}{tail}"
+
+
+def _settings(chapter: Chapter, items: list[Item], recorded_settings: set[str]) -> list[str | None]:
+    """The settings a chapter is scored for (None: the chapter has no settings)."""
+    paper = chapter.paper
+    if not paper or not all(isinstance(v, Mapping) for v in paper.values()):
+        return [None]
+    if any(i.kind == "Table" for i in items):
+        chosen = [s for s, v in paper.items() if v]
+    else:
+        chosen = [chapter.resolve("paper").get("setting")]
+    return chosen + sorted(s for s in recorded_settings if s in paper and s not in chosen)
+
+
+def _rows_for(ch: Chapter, label: str, setting: str | None, found: list[dict],
+              paper_dir: Path | None) -> list[Row]:
+    paper = dict(ch.paper[setting] if setting is not None else ch.paper)
+    recorded = _recorded(ch.id, setting, paper_dir)
+    build = latest_build(found, ch.id, setting)
+    sources = [("paper-scale", recorded)] if recorded else []
+    if build is not None:
+        sources.append(("build", build))
+    if not sources:
+        sources = [("none", None)]
+    rows = []
+    for source, res in sources:
+        metrics = res["metrics"] if res else {}
+        ok = verdicts(ch, paper, metrics) if res else {}
+        dev = {}
+        if res is not None and res["profile"] == "paper":
+            try:
+                dev = results.deviations(res)
+            except Exception:  # noqa: BLE001 - a parameter the chapter no longer has
+                dev = {}
+        common = dict(item=label, chapter=ch.id, setting=setting, source=source,
+                      profile=res["profile"] if res else None, card=res["env"].get("card") if res else None,
+                      date=res["env"].get("date") if res else None, deviations=dev,
+                      paper_scale=recorded is not None)
+        if not paper:
+            rows.append(Row(metric=None, paper=None, ours=None, within=None, **common))
+        for k, p in paper.items():
+            rows.append(Row(metric=k, paper=p, ours=metrics.get(k), within=ok.get(k), **common))
+    return rows
+
+
+def _recorded(chapter: str, setting: str | None, paper_dir: Path | None) -> dict | None:
+    if paper_dir is None:
+        return results.recorded_paper_run(chapter, setting)
+    path = Path(paper_dir) / (setting or "") / f"{chapter}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+@dataclass
+class Scorecard:
+    rows: list[Row]
+    figure_table: dict[Item, list[str]]
+
+    def of(self, figures_and_tables: bool = True) -> list[Row]:
+        items = {i.label for i in self.figure_table}
+        return [r for r in self.rows if (r.item in items) == figures_and_tables]
+
+    def table(self, figures_and_tables: bool = True) -> str:
+        head = ["paper", "chapter", "setting", "metric", "paper's value", "ours", "from", "within tolerance"]
+        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        mark = {True: "✓ yes", False: "✗ no", None: "—"}
+        for r in self.of(figures_and_tables):
+            cells = [r.item, f"`{r.chapter}`", r.setting or "—", f"`{r.metric}`" if r.metric else "—",
+                     results._fmt(r.paper) if r.metric else "no number (figure only)",
+                     _fmt(r.ours), r.origin, mark[r.within]]
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        return "\n".join(out)
+
+    def summary(self) -> dict:
+        ft = self.of(True)
+        keys = {(r.item, r.chapter, r.setting) for r in ft}
+        scale = {(r.item, r.chapter, r.setting) for r in ft if r.paper_scale}
+        judged = [r for r in ft if r.source == "paper-scale" and r.within is not None]
+        return {
+            "items": [i.label for i in self.figure_table],
+            "chapters": sorted({c for cs in self.figure_table.values() for c in cs}),
+            "entries": len(keys),
+            "entries_run_at_paper_scale": len(scale),
+            "entries_not_run_at_paper_scale": len(keys - scale),
+            "paper_scale_within_tolerance": sum(r.within is True for r in judged),
+            "paper_scale_outside_tolerance": sum(r.within is False for r in judged),
+            "rows": [asdict(r) for r in self.rows],
+        }
+
+    def summary_text(self) -> str:
+        s = self.summary()
+        return (f"{len(s['items'])} figures and tables of the paper ({', '.join(s['items'])}) are reproduced by "
+                f"{len(s['chapters'])} chapters; {s['entries']} (item, chapter, setting) entries, of which "
+                f"{s['entries_run_at_paper_scale']} have a recorded paper-scale run and "
+                f"{s['entries_not_run_at_paper_scale']} have not been run at paper scale. Numbers from paper-scale runs "
+                f"within tolerance: {s['paper_scale_within_tolerance']} of "
+                f"{s['paper_scale_within_tolerance'] + s['paper_scale_outside_tolerance']} judged.")
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (list, dict)):
+        return "(list)" if isinstance(v, list) else "(table)"
+    return results._fmt(v)
+
+
+def rules_markdown() -> str:
+    rows = ["| the paper's value is | within tolerance when |", "|---|---|"]
+    rows += [f"| {a} | {b} |" for a, b in RULES]
+    return "\n".join(rows)
+
+
+def scorecard(chapters: Mapping[str, Chapter] | None = None, roots: Iterable[Path] | None = None,
+              paper_dir: Path | None = None, include_builds: bool = True) -> Scorecard:
+    """Rows for every chapter that names a paper item in its title (figures and tables first).
+
+    ``roots``: build-result folders (default :func:`build_roots`); ``paper_dir``: the committed
+    paper-scale results (default ``results/paper``)."""
+    chapters = chapters if chapters is not None else CHAPTERS
+    found = build_results(roots) if include_builds else []
+    pdir = Path(paper_dir) if paper_dir is not None else config.PAPER_RESULTS
+    entries = []
+    for ch in chapters.values():
+        items = sorted(references(ch.title), key=_item_key)
+        ft = [i for i in items if i.is_figure_or_table]
+        if not ft and (not ch.paper or ch.part in (part3.PART, BEYOND)):
+            continue  # the theory's statements only; practical chapters are scored by figure / table
+        recorded = {p.parent.name for p in pdir.glob(f"*/{ch.id}.json")}
+        recorded |= {d["params"].get("setting") for d in found if d["chapter"] == ch.id} - {None}
+        for setting in _settings(ch, items, recorded):
+            if ft:  # one entry per figure / table the chapter reproduces
+                entries += [((0, *_item_key(i)), i.label, ch, setting) for i in ft]
+            else:  # theorems and lemmas: one entry per chapter
+                label = _PAREN.search(ch.title).group(1) if items else "—"
+                entries.append(((1,), label, ch, setting))
+    entries.sort(key=lambda e: e[0])
+    rows = []
+    for _, label, ch, setting in entries:
+        rows += _rows_for(ch, label, setting, found, paper_dir)
+    return Scorecard(rows, figure_table_map(chapters.values()))
+
+
+def build(cfg: Config) -> Scorecard:
+    """The chapter's scorecard: build results from ``cfg.build_results`` (or the default folders)."""
+    roots = [Path(cfg.build_results).expanduser()] if cfg.build_results else None
+    return scorecard(roots=roots, include_builds=cfg.include_builds)
