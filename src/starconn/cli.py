@@ -3,6 +3,7 @@
     python -m starconn list
     python -m starconn run CHAPTER [--profile P] [-p NAME VALUE]... [--out DIR]
     python -m starconn book [--profile P]
+    python -m starconn sweep CHAPTER [--profile P] [-p NAME VALUE]... [--out DIR] [--scheduler ADDRESS]
 
 Every parameter is validated before any work starts; a bad one is a one-line error naming the
 parameter and the allowed values, with exit code 2.
@@ -95,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", type=Path, default=None, help="output directory (default: STARCONN_OUT)")
     b = sub.add_parser("book", help="execute every chapter and build the HTML book")
     b.add_argument("--profile", help=PROFILE.allowed())
+    from . import sweep
+
+    sweep.add_arguments(sub.add_parser("sweep", help="a grid of chapter runs (-p NAME VALUE repeated) on Dask"))
     args = ap.parse_args(argv)
     for var in ("STARCONN_DATA", "STARCONN_CACHE", "STARCONN_OUT"):  # chapters run with cwd book/
         if os.environ.get(var):
@@ -109,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             target = run(args.chapter, profile, given, args.out or config.out_dir())
             print(f"wrote {target} and {target.with_suffix('.json')}")
             return 0
+        if args.cmd == "sweep":
+            return sweep.main(args)
         profile = PROFILE.check(args.profile) if args.profile else config.default_profile()
         return build_book(profile)
     except ParamError as err:
