@@ -6,7 +6,7 @@ MathJax 3 there from the PyPI package ``django-static-mathjax`` (the official Ma
 distribution, Apache-2.0; it installs the import package ``mathjax``). MathJax loads its fonts and
 TeX extensions relative to that script, so they are local too.
 
-Enabled from ``_config.yml`` (``sphinx: extra_extensions: [starconn.sphinx_offline]``).
+Enabled from ``_config.yml`` (listed in ``sphinx: config: extensions``).
 """
 from __future__ import annotations
 
