@@ -80,7 +80,7 @@ def test_endpoint_corrected_barrier():
 
 @pytest.fixture(scope="module")
 def pair():
-    from conftest import blobs
+    from synthetic import blobs
 
     d = blobs(n=400, d=10, classes=3, seed=1)
 

@@ -14,7 +14,7 @@ def wide(seed):
 
 @pytest.fixture(scope="module")
 def minima():
-    from conftest import blobs
+    from synthetic import blobs
 
     d = blobs(n=600, d=10, classes=3, seed=1)
     res = train_minima(wide, [0, 1, 2], d, TrainConfig(epochs=40, lr=1e-2, batch_size=50), progress=False)

@@ -1,0 +1,13 @@
+"""Synthetic datasets shared by the tests (a module, not conftest: tests/site has its own conftest)."""
+import torch
+
+from starconn.data import Dataset
+
+
+def blobs(n: int = 600, d: int = 10, classes: int = 3, seed: int = 0) -> Dataset:
+    """A small, separable classification problem: Gaussian clusters around random means."""
+    g = torch.Generator().manual_seed(seed)
+    means = 3 * torch.randn(classes, d, generator=g)
+    y = torch.randint(classes, (2 * n,), generator=g)
+    x = means[y] + torch.randn(2 * n, d, generator=g)
+    return Dataset("blobs", x[:n], y[:n], x[n:], y[n:], source="synthetic blobs", num_classes=classes)
