@@ -376,3 +376,22 @@ def build(cfg: Config) -> Scorecard:
     """The chapter's scorecard: build results from ``cfg.build_results`` (or the default folders)."""
     roots = [Path(cfg.build_results).expanduser()] if cfg.build_results else None
     return scorecard(roots=roots, include_builds=cfg.include_builds)
+
+
+def figure(card: Scorecard):
+    """Ours ÷ the paper's number (log scale) for every figure/table metric where both are numbers;
+    green: within tolerance, red: outside, grey: not judged."""
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in card.of(True) if r.source != "none" and _number(r.paper) and _number(r.ours)]
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(rows) + 1.4), constrained_layout=True)
+    color = {True: "tab:green", False: "tab:red", None: "tab:gray"}
+    labels = [f"{r.item} · {r.setting or r.chapter} · {r.metric}" for r in rows]
+    ax.barh(range(len(rows)), [_number(r.ours) / _number(r.paper) for r in rows],
+            color=[color[r.within] for r in rows], left=0)
+    ax.axvline(1, color="k", lw=1)
+    ax.set(xscale="log", yticks=range(len(rows)), yticklabels=labels,
+           xlabel="ours ÷ paper (log scale; 1 = the paper's number)")
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", labelsize=8)
+    return fig
