@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from . import config
-from .store import atomic_write
+from .store import atomic_write, sha256_file
 
 MNIST_FILES = {  # file -> exact size in bytes (IDX header + payload)
     "train-images-idx3-ubyte": 16 + 60000 * 28 * 28,
@@ -71,16 +71,13 @@ class Dataset:
         return len(self.train_y)
 
 
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file, remembered for this process while its size and mtime stay the same."""
+def _sha256_once(path: Path) -> str:
+    """SHA-256 of a file (``store.sha256_file``), remembered for this process while its size and
+    mtime stay the same."""
     st = path.stat()
     tag = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
     if tag not in _VERIFIED:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _VERIFIED[tag] = h.hexdigest()
+        _VERIFIED[tag] = sha256_file(path)
     return _VERIFIED[tag]
 
 
@@ -96,7 +93,7 @@ def check_listed_checksum(path: Path, root: Path) -> None:
     for line in sums.read_text().splitlines():
         parts = line.split(maxsplit=1)
         if len(parts) == 2 and parts[1].lstrip("*").strip() == rel:
-            got = sha256_file(Path(path))
+            got = _sha256_once(Path(path))
             if got != parts[0].lower():
                 raise DataError(f"data file {path} has SHA-256 {got}; expected {parts[0]} (listed in {sums}). "
                                 "It is truncated, corrupted or a different file: replace it")
@@ -124,7 +121,7 @@ def _check_mnist(raw: Path) -> None:
         if got_magic != magic or got_dims != dims:
             raise DataError(f"MNIST file {path} has IDX header magic {got_magic:#06x}, shape {got_dims}; expected "
                             f"magic {magic:#06x}, shape {dims}: replace it")
-        got = sha256_file(path)
+        got = _sha256_once(path)
         if got != MNIST_SHA256[name]:
             raise DataError(f"MNIST file {path} has SHA-256 {got}; expected {MNIST_SHA256[name]} (the canonical "
                             "MNIST file): it is corrupted or modified, replace it")

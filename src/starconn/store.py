@@ -40,7 +40,8 @@ def key(cfg: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -102,7 +103,7 @@ class Store:
             meta = json.loads(jpath.read_text())
             if not tpath.exists():
                 raise ValueError(f"{tpath.name} is missing")
-            got = _sha256(tpath)
+            got = sha256_file(tpath)
             if got != meta["sha256"]:
                 raise ValueError(f"checksum mismatch: {tpath.name} has SHA-256 {got[:12]}…, "
                                  f"recorded {meta['sha256'][:12]}…")
@@ -125,7 +126,7 @@ class Store:
 
         def write_tensors(tmp: str) -> None:
             save_file(cpu, tmp)
-            digest.append(_sha256(Path(tmp)))  # the checksum of exactly the bytes this call wrote
+            digest.append(sha256_file(Path(tmp)))  # the checksum of exactly the bytes this call wrote
 
         with self._lock(kind, k):
             atomic_write(tpath, write_tensors)
