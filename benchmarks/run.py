@@ -11,6 +11,7 @@ way is faster) together with how far the two results are apart (they compute the
 * ``center``  one center-finding epoch: vmapped B_t interpolations vs a loop over them
 * ``paths``   path evaluation: n stacked points vmapped vs point by point
 * ``feeding`` data feeding: device tensors + ``starconn.data.batches`` vs a ``DataLoader``
+* ``layout``  conv-net inputs channels_last vs NCHW (VGG16 ensemble training; a GPU lever)
 
 "results agree" compares what the two ways return. The trainings and center searches use the same
 seeds, minibatches and random draws, so they differ only by float32 rounding; Adam divides each
@@ -38,11 +39,12 @@ import torch  # noqa: E402
 
 import bench_center  # noqa: E402
 import bench_feeding  # noqa: E402
+import bench_layout  # noqa: E402
 import bench_paths  # noqa: E402
 import bench_train  # noqa: E402
 from _common import Ctx, load_data, machine  # noqa: E402
 
-BENCHES = {"train": bench_train, "center": bench_center, "paths": bench_paths, "feeding": bench_feeding}
+BENCHES = {"train": bench_train, "center": bench_center, "paths": bench_paths, "feeding": bench_feeding, "layout": bench_layout}
 
 
 def table(rows, cpu: bool) -> str:
