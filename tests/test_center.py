@@ -52,3 +52,97 @@ def test_initialisations(minima):
     assert torch.equal(fresh["0.weight"], params_of(wide(7))["0.weight"])
     with pytest.raises(ValueError, match="init must be one of mean, foot, fresh"):
         initial_center(feet, "zero")
+
+
+# ---------------------------------------------------------------- checkpoints (issue: mid-run resume)
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_after(calls: int):
+    """A loss that raises in its ``calls + 1``-th call (one call per step: vmap calls it once)."""
+    n = [0]
+
+    def loss(out, y):
+        n[0] += 1
+        if n[0] > calls:
+            raise Interrupted
+        return torch.nn.functional.cross_entropy(out, y)
+    return loss
+
+
+CKPT_CFG = CenterConfig(epochs=4, lr=1e-2, batch_size=50, lam=1e-3, B_t=3, seed=3)  # 12 steps per epoch
+
+
+@pytest.mark.parametrize("init", ["mean", "fresh"])
+def test_interrupted_center_search_resumes_bit_for_bit(minima, tmp_path, capsys, init):
+    from starconn.store import Store
+
+    d, feet = minima
+    cfg = CenterConfig(**{**CKPT_CFG.as_dict(), "init": init})
+    def fresh():
+        return params_of(wide(9))
+
+    ref, ref_info = find_center(wide(0), feet, d, cfg, fresh=fresh, progress=False)
+    store = Store(tmp_path)
+    ck = store.checkpoint("center", {"test": init}, every_s=0)
+    with pytest.raises(Interrupted):  # stopped in the 4th step of epoch 3: epochs 1-2 are checkpointed
+        find_center(wide(0), feet, d, cfg, fresh=fresh, progress=False, checkpoint=ck, loss_fn=interrupt_after(27))
+    assert ck.saves == 2 and ck.path.exists()
+    capsys.readouterr()
+    ck = store.checkpoint("center", {"test": init}, every_s=0)
+    got, info = find_center(wide(0), feet, d, cfg, fresh=fresh, progress=True, checkpoint=ck)
+    err = capsys.readouterr().err
+    assert f"resuming center search from epoch 2/4 (checkpoint {ck.path}" in err
+    assert "2/4" in err and "4/4" in err  # the progress bar starts at the resumed epoch
+    assert ck.resumed_epoch == 2 and ck.saves == 1  # after epoch 3; never after the last one
+    assert info == ref_info  # histories, both epochs before and after the resume
+    for k in ref:
+        assert torch.equal(got[k], ref[k]), k
+
+
+def test_center_without_checkpoint_saves_nothing_and_default_interval_skips_fast_epochs(minima, tmp_path):
+    from starconn.store import Store
+
+    d, feet = minima
+    ck = Store(tmp_path).checkpoint("center", {"test": 1})  # the default: at most one save every 30 s
+    find_center(wide(0), feet[:2], d, CKPT_CFG, progress=False, checkpoint=ck)
+    assert ck.every_s == 30 and ck.saves == 0 and not ck.path.exists()
+
+
+def test_corrupt_center_checkpoint_is_reported_and_the_search_starts_afresh(minima, tmp_path):
+    from starconn.store import Store
+
+    d, feet = minima
+    ref, ref_info = find_center(wide(0), feet, d, CKPT_CFG, progress=False)
+    store = Store(tmp_path)
+    ck = store.checkpoint("center", {"test": 2}, every_s=0)
+    with pytest.raises(Interrupted):
+        find_center(wide(0), feet, d, CKPT_CFG, progress=False, checkpoint=ck, loss_fn=interrupt_after(30))
+    raw = bytearray(ck.path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # one flipped byte inside the tensors
+    ck.path.write_bytes(bytes(raw))
+    ck = store.checkpoint("center", {"test": 2}, every_s=0)
+    with pytest.warns(UserWarning, match=r"corrupt checkpoint .*\.ckpt .*checksum mismatch.*starting from scratch"):
+        got, info = find_center(wide(0), feet, d, CKPT_CFG, progress=False, checkpoint=ck)
+    assert ck.resumed_epoch == 0 and info == ref_info
+    assert all(torch.equal(got[k], ref[k]) for k in ref)
+    assert list(tmp_path.rglob("*.ckpt.safetensors.corrupt"))
+
+
+@pytest.mark.parametrize("other", ["config", "feet"])
+def test_checkpoint_of_another_search_is_rejected(minima, tmp_path, other):
+    from starconn.store import Store
+
+    d, feet = minima
+    store = Store(tmp_path)
+    ck = store.checkpoint("center", {"test": 3}, every_s=0)
+    with pytest.raises(Interrupted):
+        find_center(wide(0), feet, d, CKPT_CFG, progress=False, checkpoint=ck, loss_fn=interrupt_after(13))
+    cfg, feet2, words = ((CenterConfig(**{**CKPT_CFG.as_dict(), "lr": 2e-2}), feet, "configuration") if other == "config"
+                         else (CKPT_CFG, feet[::-1], r"other feet \(their parameter sums differ\)"))
+    ref, ref_info = find_center(wide(0), feet2, d, cfg, progress=False)
+    with pytest.warns(UserWarning, match=f"does not match this computation .*{words}"):
+        got, info = find_center(wide(0), feet2, d, cfg, progress=False,
+                                checkpoint=store.checkpoint("center", {"test": 3}, every_s=0))
+    assert info == ref_info and all(torch.equal(got[k], ref[k]) for k in ref)

@@ -4,7 +4,8 @@ before any work. Store corruption: ``test_store.py``; training flags: ``test_tra
 
 The interrupted-run tests run a tiny Part III pipeline (``practical.star``: 5 FNN minima trained
 one at a time, their center, the paths) in child processes on synthetic MNIST-shaped data, kill
-them with SIGKILL at a chosen point, and rerun them.
+them with SIGKILL at a chosen point, and rerun them. The children checkpoint after every epoch
+(``STARCONN_CHECKPOINT_S=0``), so a killed training or center search resumes from its last epoch.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -63,8 +65,9 @@ def _child(store: str, out: str, mode: str, log: str, err: str) -> None:
     fd = os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
+    sys.stdout = sys.stderr = open(fd, "w", buffering=1)  # noqa: SIM115 - pytest's capture objects bypass fds 1, 2
     torch.set_num_threads(1)
-    os.environ.update(STARCONN_CACHE=store, STARCONN_DEVICE="cpu")
+    os.environ.update(STARCONN_CACHE=store, STARCONN_DEVICE="cpu", STARCONN_CHECKPOINT_S="0")
 
     def note(**kw):
         with open(log, "a") as f:
@@ -143,6 +146,16 @@ class Child:
     def centers(self) -> int:
         return sum(e["event"] == "center" for e in self.events())
 
+    def resumed(self) -> list[str]:
+        """The child's 'resuming ...' lines (stderr)."""
+        return [line[line.index("resuming"):] for line in self.err.read_text().splitlines() if "resuming " in line]
+
+
+def checkpoints(store: Path) -> dict[str, int]:
+    """``{kind/file stem: epoch}`` of the checkpoints in the store (damaged ones, *.corrupt, excluded)."""
+    return {f"{j.parent.parent.name}/{j.stem}": json.loads(j.read_text())["meta"]["epoch"]
+            for j in sorted(store.glob("*/checkpoints/*.ckpt.json"))}
+
 
 def entries(store: Path, kind: str) -> dict[str, tuple[int, str]]:
     """``{key: (mtime_ns of the tensors file, recorded SHA-256)}`` of the whole entries of a kind."""
@@ -171,11 +184,13 @@ def interrupted(tmp_path_factory):
         after_a = entries(store, "minimum")
         a.kill()
         leftover_a = sorted(p.name for p in (store / "minimum").iterdir() if not p.name.startswith("."))
+        ckpt_a = checkpoints(store)
         b = Child(tmp, store, "B", "kill-center")
         children.append(b)
         b.wait_for("stalled")
         after_b = {"minimum": entries(store, "minimum"), "center": entries(store, "center")}
         b.kill()
+        ckpt_b = checkpoints(store)
         c = Child(tmp, store, "C", "none")
         children.append(c)
         u.finish()
@@ -186,14 +201,15 @@ def interrupted(tmp_path_factory):
                 ch.proc.kill()
                 ch.proc.join(10)
     return dict(tmp=tmp, store=store, ref_store=ref_store, u=u, a=a, b=b, c=c, after_a=after_a,
-                leftover_a=leftover_a, after_b=after_b)
+                leftover_a=leftover_a, after_b=after_b, ckpt_a=ckpt_a, ckpt_b=ckpt_b)
 
 
 def test_kill_while_training_the_3rd_minimum_keeps_the_first_two(interrupted):
     r = interrupted
     assert r["a"].trained() == [[0], [1], [2]]  # killed in the 3rd training
     assert len(r["after_a"]) == 2  # minima 1-2 were in the store when it was killed
-    assert len(r["leftover_a"]) == 4 and all(n.endswith((".json", ".safetensors")) for n in r["leftover_a"])
+    assert len(r["leftover_a"]) == 5 and all(n.endswith((".json", ".safetensors")) for n in r["leftover_a"][:4])
+    assert r["leftover_a"][4] == "checkpoints"
     # the rerun B loaded minima 1-2 (not retrained, files untouched) and trained only 3-5
     assert r["b"].trained() == [[2], [3], [4]]
     assert len(r["after_b"]["minimum"]) == 5
@@ -481,3 +497,23 @@ def test_missed_target_is_surfaced_in_the_chapter_metrics(tmp_path):
     if "reached_target" not in m:
         pytest.skip("practical.Star.metrics does not list reached_target yet (diff sent to the lead)")
     assert m["reached_target"] == [False, False]
+
+
+def test_killed_training_and_center_search_resume_from_their_last_epoch(interrupted):
+    """A was killed in epoch 2 of the 3rd minimum's training, B in epoch 2 of the center search: each
+    left a checkpoint after epoch 1, and the next run resumed from it (and said so)."""
+    r = interrupted
+    (ka, epoch_a), = r["ckpt_a"].items()  # the training of minimum 3 (seed 2), after its 1st epoch
+    assert ka.startswith("minimum/") and epoch_a == 1
+    assert r["b"].resumed(), r["b"].err.read_text()[-3000:]
+    assert r["b"].resumed()[0].startswith("resuming training fnn-mnist minima [2] from epoch 1/3 (checkpoint ")
+    (kb, epoch_b), = r["ckpt_b"].items()  # the minima's checkpoints were deleted once they were stored
+    assert kb.startswith("center/") and epoch_b == 1
+    assert r["c"].resumed() == [l for l in r["c"].resumed() if l.startswith("resuming center search from epoch 1/3 ")]
+    assert len(r["c"].resumed()) == 1 and r["u"].resumed() == [] and len(r["b"].resumed()) == 1
+    # every checkpoint is gone once its entry is stored; nothing was damaged
+    assert checkpoints(r["store"]) == {} and checkpoints(r["ref_store"]) == {}
+    assert not list(r["store"].rglob("*.corrupt")) and not list(r["store"].rglob("*.tmp"))
+    # the stored wall time of the resumed center includes the killed run's epoch
+    meta = json.loads(next((r["store"] / "center").glob("*.json")).read_text())["meta"]
+    assert meta["resumed_after_epoch"] == 1 and meta["wall_s"] > 0

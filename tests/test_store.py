@@ -104,3 +104,114 @@ def test_read_only_store_is_readable(tmp_path):
     finally:
         (tmp_path / "minimum").chmod(0o755)
     assert torch.equal(t["w"], torch.ones(3)) and meta == {"a": 1}
+
+
+# ---------------------------------------------------------------- checkpoints
+def test_checkpoint_roundtrip_location_and_clear(tmp_path):
+    from starconn.store import Checkpoint
+
+    st = Store(tmp_path)
+    ck = st.checkpoint("center", {"seed": 6}, every_s=0)
+    assert isinstance(ck, Checkpoint) and ck.load() is None and ck.elapsed_s == 0
+    assert ck.path == tmp_path / "center" / "checkpoints" / f"{key({'seed': 6})}.ckpt.safetensors"
+    ck.save({"w": torch.arange(4.0), "g": torch.Generator().manual_seed(1).get_state()}, {"epoch": 2, "h": [0.1]})
+    again = st.checkpoint("center", {"seed": 6})
+    t, meta = again.load()
+    assert torch.equal(t["w"], torch.arange(4.0)) and meta["epoch"] == 2 and meta["h"] == [0.1]
+    assert torch.equal(t["g"], torch.Generator().manual_seed(1).get_state())
+    assert again.resumed_epoch == 2 and again.elapsed_s == meta["elapsed_s"] >= 0
+    # a checkpoint is not an entry of its kind: the final entry is absent, other code counting entries ignores it
+    assert st.load("center", {"seed": 6}) is None and not list((tmp_path / "center").glob("*.json"))
+    again.clear()
+    assert not [p for p in (tmp_path / "center" / "checkpoints").iterdir() if not p.name.endswith(".lock")]
+    assert st.checkpoint("center", {"seed": 6}).load() is None
+    again.clear()  # clearing an absent checkpoint is fine
+
+
+def test_checkpoint_interval(monkeypatch, tmp_path):
+    st = Store(tmp_path)
+    assert st.checkpoint("center", {}).every_s == 30  # the default
+    assert not st.checkpoint("center", {}, every_s=3600).due() and st.checkpoint("center", {}, every_s=0).due()
+    monkeypatch.setenv("STARCONN_CHECKPOINT_S", "0")
+    assert st.checkpoint("center", {}).every_s == 0
+    for bad in ("-1", "soon", "nan"):
+        monkeypatch.setenv("STARCONN_CHECKPOINT_S", bad)
+        with pytest.raises(ValueError, match=f"STARCONN_CHECKPOINT_S must be a number of seconds >= 0; got '{bad}'"):
+            st.checkpoint("center", {})
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate-json", "delete-tensors"])
+def test_damaged_checkpoint_is_reported_moved_aside_and_ignored(tmp_path, damage):
+    st = Store(tmp_path)
+    ck = st.checkpoint("minimum", {"seed": 7}, every_s=0)
+    ck.save({"w": torch.ones(1000)}, {"epoch": 1})
+    j = ck.path.with_suffix(".json")
+    if damage == "flip":
+        raw = bytearray(ck.path.read_bytes())
+        raw[-3] ^= 0x10
+        ck.path.write_bytes(bytes(raw))
+    elif damage == "truncate-json":
+        j.write_text(j.read_text()[:20])
+    else:
+        ck.path.unlink()
+    ck = st.checkpoint("minimum", {"seed": 7}, every_s=0)
+    with pytest.warns(UserWarning, match=r"corrupt checkpoint \w+\.ckpt in 'minimum/checkpoints'.*starting from scratch"):
+        assert ck.load() is None
+    assert ck.resumed_epoch == 0 and list(tmp_path.rglob("*.ckpt.json.corrupt")) and not j.exists()
+
+
+def test_get_or_compute_with_a_checkpoint_deletes_it_once_the_entry_is_stored(tmp_path):
+    st = Store(tmp_path)
+    seen = []
+
+    def compute(ck):
+        seen.append(ck)
+        ck.save({"w": torch.zeros(2)}, {"epoch": 1})  # a mid-run save
+        assert ck.path.exists() and st.load("center", {"seed": 8}) is None
+        return {"w": torch.ones(2)}, {"done": True}
+
+    _, meta = st.get_or_compute("center", {"seed": 8}, compute, checkpointed=True)
+    assert meta == {"done": True} and seen[0].cfg == {"seed": 8} and not seen[0].path.exists()
+    assert torch.equal(st.load("center", {"seed": 8})[0]["w"], torch.ones(2))
+    st.get_or_compute("center", {"seed": 8}, compute, checkpointed=True)  # stored: not computed again
+    assert len(seen) == 1
+
+
+def test_slow_saves_are_spaced_out(tmp_path, monkeypatch):
+    """With every_s > 0, two saves are at least OVERHEAD times the last save's duration apart."""
+    from starconn import store
+
+    now = [100.0]
+    monkeypatch.setattr(store, "_clock", lambda: now[0])
+    ck = Store(tmp_path).checkpoint("center", {"seed": 9}, every_s=1e-6)
+    now[0] += 1.0
+    assert ck.due()
+    real_save = Store._save
+
+    def slow_save(self, *a):
+        now[0] += 2.0  # a save that takes 2 s
+        real_save(self, *a)
+    monkeypatch.setattr(Store, "_save", slow_save)
+    ck.save({"w": torch.ones(2)}, {"epoch": 1})
+    assert ck.save_s == 2.0 and ck.save_total_s == 2.0 and ck.saves == 1
+    now[0] += 39.0
+    assert not ck.due()  # 39 s < 20 × 2 s
+    now[0] += 1.0
+    assert ck.due()
+    ck.every_s = 0  # every epoch, whatever it costs
+    now[0] -= 39.0
+    assert ck.due()
+
+
+def test_failed_checkpoint_write_is_reported_and_the_run_goes_on(tmp_path, monkeypatch):
+    from starconn import store
+
+    ck = Store(tmp_path).checkpoint("center", {"seed": 10}, every_s=0)
+
+    def broken(tensors, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "save_file", broken)
+    with pytest.warns(UserWarning, match="could not write checkpoint .*disk full.*continuing without checkpoints"):
+        ck.save({"w": torch.ones(3)}, {"epoch": 1})
+    assert ck.saves == 0 and not ck.due() and not ck.path.exists()

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from starconn.train import TrainConfig, TrainingDiverged, train_minima
@@ -91,3 +92,82 @@ def test_reached_target_and_fixed_epochs_are_not_flagged(data):
     assert hit["reached_target"] is True and hit["epochs"] < 30
     (_, fixed), = train_minima(mlp, [0], data, TrainConfig(epochs=1, lr=1e-2, batch_size=50), progress=False)
     assert fixed["reached_target"] is True  # target_loss = 0: a fixed number of epochs, nothing to miss
+
+
+# ---------------------------------------------------------------- checkpoints (issue: mid-run resume)
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_after(calls: int):
+    n = [0]
+
+    def loss(out, y):
+        n[0] += 1
+        if n[0] > calls:
+            raise Interrupted
+        return F.cross_entropy(out, y)
+    return loss
+
+
+@pytest.mark.parametrize("epochs, lr, target, calls, resumed", [
+    (6, 1e-2, 0.0, 40, 3),  # stopped in the 4th step of epoch 4 of 6: resumes after epoch 3
+    (8, 1e-3, 0.3, 52, 4),  # member 0 reached its target in epoch 3 (frozen copy in the checkpoint), member 1 did not
+])
+@pytest.mark.filterwarnings("ignore:.*reached_target=False")
+def test_interrupted_ensemble_resumes_bit_for_bit(data, tmp_path, capsys, epochs, lr, target, calls, resumed):
+    from starconn.store import Store
+
+    cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=50, target_loss=target)  # 12 steps per epoch
+    ref = train_minima(mlp, [0, 1], data, cfg, progress=False)
+    if target:
+        assert [info["epochs"] for _, info in ref] == [3, 8]
+    store = Store(tmp_path)
+    ck = store.checkpoint("minimum", {"test": target}, every_s=0)
+    with pytest.raises(Interrupted):
+        train_minima(mlp, [0, 1], data, cfg, progress=False, checkpoint=ck, loss_fn=interrupt_after(calls))
+    assert ck.saves == resumed
+    capsys.readouterr()
+    ck = store.checkpoint("minimum", {"test": target}, every_s=0)
+    got = train_minima(mlp, [0, 1], data, cfg, progress=True, checkpoint=ck, desc="tiny minima [0, 1]")
+    err = capsys.readouterr().err
+    assert f"resuming training tiny minima [0, 1] from epoch {resumed}/{epochs} (checkpoint {ck.path}" in err
+    assert f"{resumed}/{epochs} [" in err  # the progress bar starts at the resumed epoch
+    assert ck.resumed_epoch == resumed
+    for (p, info), (q, qinfo) in zip(got, ref):
+        assert info == qinfo
+        for k in q:
+            assert torch.equal(p[k], q[k]), k
+
+
+def test_corrupt_training_checkpoint_is_reported_and_training_starts_afresh(data, tmp_path):
+    from starconn.store import Store
+
+    cfg = TrainConfig(epochs=3, lr=1e-2, batch_size=50)
+    ref = train_minima(mlp, [0, 1], data, cfg, progress=False)
+    store = Store(tmp_path)
+    ck = store.checkpoint("minimum", {"test": 1}, every_s=0)
+    with pytest.raises(Interrupted):
+        train_minima(mlp, [0, 1], data, cfg, progress=False, checkpoint=ck, loss_fn=interrupt_after(15))
+    ck.path.write_bytes(ck.path.read_bytes()[:-100])  # truncated
+    ck = store.checkpoint("minimum", {"test": 1}, every_s=0)
+    with pytest.warns(UserWarning, match="corrupt checkpoint .*starting from scratch"):
+        got = train_minima(mlp, [0, 1], data, cfg, progress=False, checkpoint=ck)
+    assert ck.resumed_epoch == 0
+    for (p, _), (q, _) in zip(got, ref):
+        assert all(torch.equal(p[k], q[k]) for k in q)
+
+
+def test_checkpoint_of_other_seeds_is_rejected(data, tmp_path):
+    from starconn.store import Store
+
+    cfg = TrainConfig(epochs=3, lr=1e-2, batch_size=50)
+    store = Store(tmp_path)
+    with pytest.raises(Interrupted):
+        train_minima(mlp, [0, 1], data, cfg, progress=False, loss_fn=interrupt_after(15),
+                     checkpoint=store.checkpoint("minimum", {"test": 2}, every_s=0))
+    with pytest.warns(UserWarning, match=r"does not match this computation \(seeds \[0, 1\], this run \[0, 2\]\)"):
+        got = train_minima(mlp, [0, 2], data, cfg, progress=False,
+                           checkpoint=store.checkpoint("minimum", {"test": 2}, every_s=0))
+    (q, _), = train_minima(mlp, [2], data, cfg, progress=False)
+    torch.testing.assert_close(got[1][0]["0.weight"], q["0.weight"], rtol=1e-4, atol=1e-5)

@@ -8,13 +8,17 @@ with Adam: each step draws ``B_r`` feet θ_i, ``B_t`` values of t for each, and 
 minibatch; the B_r·B_t interpolated networks are evaluated in one vmapped call. Any network that
 ``torch.func.functional_call`` can run works; BatchNorm layers use batch statistics (train mode)
 during the search, and their statistics are recomputed wherever a path is evaluated.
+
+With a ``checkpoint`` (:class:`starconn.store.Checkpoint`) the search saves its state (θ, Adam,
+schedule, generator, epoch, histories) at the end of an epoch, at most once every
+``checkpoint.every_s`` seconds, and resumes from it when rerun; see ``train.train_minima``.
 """
 from __future__ import annotations
 
 import math
 import sys
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +27,11 @@ from torch.func import functional_call, vmap
 from tqdm import tqdm
 
 from .data import Dataset, batches
-from .train import Params, TrainingDiverged, _lr_factor
+from .train import (Params, TrainingDiverged, _lr_factor, _optim_state, _restore_optim, _resume_note,
+                    _shape_mismatch)
+
+if TYPE_CHECKING:
+    from .store import Checkpoint
 
 INITS = ("mean", "foot", "fresh")
 
@@ -65,12 +73,47 @@ def find_center(
     fresh: Callable[[], Params] | None = None,
     progress: bool = True,
     loss_fn: Callable = F.cross_entropy,
+    checkpoint: Checkpoint | None = None,
 ) -> tuple[Params, dict]:
     """A center θ* for the feet θ_1..θ_r; returns ``(θ*, {"objective": [...], "risk": [...]})``, the
-    per-epoch means of J and of its risk term (J − risk is the penalty's share)."""
+    per-epoch means of J and of its risk term (J − risk is the penalty's share).
+
+    With a ``checkpoint``, the state is saved at the end of an epoch (at most once every
+    ``checkpoint.every_s`` seconds; never after the last one) and a rerun resumes from it, with the
+    same result as an uninterrupted search; the caller deletes it once the center is stored."""
     device = data.train_x.device
     stacked_feet = {k: torch.stack([f[k] for f in feet]).to(device) for k in feet[0]}
-    theta = {k: v.to(device).clone().requires_grad_(True) for k, v in initial_center(feet, cfg.init, fresh).items()}
+    hit = checkpoint.load() if checkpoint is not None else None
+    # a fingerprint of the feet (float64 sum of each foot's parameters) that the checkpoint must match
+    sums = [] if checkpoint is None else (
+        torch.stack([v.double().flatten(1).sum(1) for v in stacked_feet.values()], 1).flatten().tolist())
+
+    def mismatch(tensors: Params, meta: dict) -> str | None:
+        """Why a checkpoint is not one of this search (``None``: it is)."""
+        if meta.get("what") != "center":
+            return f"checkpoint of {meta.get('what')!r}, not a center search"
+        if meta.get("config") != cfg.as_dict():
+            return f"configuration {meta.get('config')}, this run {cfg.as_dict()}"
+        if (meta.get("n_feet"), meta.get("n_train")) != (len(feet), data.n_train):
+            return (f"{meta.get('n_feet')} feet and {meta.get('n_train')} training examples, this run "
+                    f"{len(feet)} and {data.n_train}")
+        if not 0 < meta.get("epoch", 0) < cfg.epochs:
+            return f"epoch {meta.get('epoch')} of {cfg.epochs}"
+        saved = meta.get("feet_sums") or []
+        if len(saved) != len(sums) or not all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) for a, b in zip(saved, sums)):
+            return "other feet (their parameter sums differ)"
+        return _shape_mismatch(tensors, {f"theta/{k}": v for k, v in feet[0].items()})
+
+    if hit is not None:
+        tensors, meta = hit
+        why = mismatch(tensors, meta)
+        if why:
+            checkpoint.reject(why)
+            hit = None
+    if hit is None:
+        theta = {k: v.to(device).clone().requires_grad_(True) for k, v in initial_center(feet, cfg.init, fresh).items()}
+    else:  # the checkpoint's θ; the initialisation (which may build a fresh network) is not needed
+        theta = {k: tensors[f"theta/{k}"].to(device, copy=True).requires_grad_(True) for k in feet[0]}
     buffers = {k: v.to(device) for k, v in model.named_buffers()}
     model.to(device).train()
     use_amp = cfg.amp and device.type == "cuda"
@@ -87,7 +130,28 @@ def find_center(
     gen = torch.Generator().manual_seed(cfg.seed)
     r = len(feet)
     history, risks = [], []
-    bar = tqdm(range(cfg.epochs), desc="center", disable=not progress, file=sys.stderr, mininterval=1)
+    start = 0
+    if hit is not None:
+        _restore_optim(opt, sched, theta, tensors, meta)
+        gen.set_state(tensors["rng/gen"].cpu())
+        with torch.no_grad():
+            for k, v in buffers.items():
+                if f"buffers/{k}" in tensors:
+                    v.copy_(tensors[f"buffers/{k}"])
+        history, risks, start = list(meta["objective"]), list(meta["risk"]), int(meta["epoch"])
+        _resume_note("center search", start, cfg.epochs, checkpoint)
+
+    def state(epochs_done: int) -> tuple[Params, dict]:
+        tensors, meta = _optim_state(opt, sched, theta)
+        tensors.update({f"theta/{k}": v.detach() for k, v in theta.items()})
+        tensors.update({f"buffers/{k}": v for k, v in buffers.items()})
+        tensors["rng/gen"] = gen.get_state()
+        meta.update(what="center", epoch=epochs_done, config=cfg.as_dict(), n_feet=r, n_train=data.n_train,
+                    feet_sums=sums, objective=history, risk=risks)
+        return tensors, meta
+
+    bar = tqdm(range(start, cfg.epochs), desc="center", disable=not progress, file=sys.stderr, mininterval=1,
+               initial=start, total=cfg.epochs)
     for epoch in bar:
         total, total_risk = torch.zeros((), device=device), torch.zeros((), device=device)
         for idx in batches(data.n_train, cfg.batch_size, gen, device):
@@ -114,5 +178,7 @@ def find_center(
         if not math.isfinite(history[-1]):
             raise TrainingDiverged(f"center search diverged (objective {history[-1]}) in epoch {epoch + 1}")
         bar.set_postfix(J=f"{history[-1]:.3e}", risk=f"{risks[-1]:.3e}")
+        if checkpoint is not None and epoch + 1 < cfg.epochs and checkpoint.due():
+            checkpoint.save(*state(epoch + 1))
     bar.close()
     return {k: v.detach() for k, v in theta.items()}, {"objective": history, "risk": risks}

@@ -1,7 +1,11 @@
 """Part III experiments: minima of practical networks, their centers, and the paths between them.
 
 Every minimum and every center is cached in the store (``starconn.store``) under its full
-configuration, so chapters share minima and an interrupted run resumes where it stopped.
+configuration, so chapters share minima and an interrupted run resumes where it stopped: finished
+minima and centers are loaded, and a training or center search that was killed midway resumes
+from its checkpoint in the store (``starconn.store.Checkpoint``: saved at an epoch's end, at most
+every ``STARCONN_CHECKPOINT_S`` = 30 s, or 20 times a slow save's duration; a kill loses that much
+work plus the epoch in progress).
 """
 from __future__ import annotations
 
@@ -78,15 +82,21 @@ def get_minima(s: Setup, seeds: list[int], tc: TrainConfig | None = None) -> lis
     todo = [sd for sd in seeds if found[sd] is None]
     for i in range(0, len(todo), s.cfg.ensemble):
         group = todo[i : i + s.cfg.ensemble]
+        # the group's checkpoint: keyed by its members' store keys
+        ck = s.store.checkpoint("minimum", {"ensemble": [key(minimum_key(s, sd, tc)) for sd in group]})
         t0 = time.time()
-        trained = train_minima(s.make_model, group, s.data, tc, desc=f"{s.cfg.setting} minima {group}")
-        wall = (time.time() - t0) / len(group)  # training time per minimum (ensemble members share it)
+        trained = train_minima(s.make_model, group, s.data, tc, desc=f"{s.cfg.setting} minima {group}", checkpoint=ck)
+        # training time per minimum (ensemble members share it), including runs before a resume
+        wall = (time.time() - t0 + ck.elapsed_s) / len(group)
         for sd, (p, info) in zip(group, trained):
             info["wall_s"] = wall
             info.update(zip(("train_loss", "train_acc"), s.evaluator("train").single(p)))
             info.update(zip(("test_loss", "test_acc"), s.evaluator("test").single(p)))
+            if ck.resumed_epoch:
+                info["resumed_after_epoch"] = ck.resumed_epoch
             s.store.save("minimum", minimum_key(s, sd, tc), p, info)
             found[sd] = (p, info)
+        ck.clear()  # every member is stored
     return [found[sd] for sd in seeds]
 
 
@@ -98,16 +108,18 @@ def get_center(s: Setup, feet: list[Params], feet_keys: list[dict], lam: float) 
                       amp=c.amp)
     ckey = {"feet": [key(k) for k in feet_keys], **cc.as_dict()}
 
-    def compute():
+    def compute(ck):
         fresh = (lambda: params_of(s.make_model(c.seed + 10_000))) if c.center_init == "fresh" else None
         t0 = time.time()
-        center, info = find_center(s.make_model(0), feet, s.data, cc, fresh=fresh)
-        info["wall_s"] = time.time() - t0
+        center, info = find_center(s.make_model(0), feet, s.data, cc, fresh=fresh, checkpoint=ck)
+        info["wall_s"] = time.time() - t0 + ck.elapsed_s  # including runs before a resume
+        if ck.resumed_epoch:
+            info["resumed_after_epoch"] = ck.resumed_epoch
         info.update(zip(("train_loss", "train_acc"), s.evaluator("train").single(center)))
         info.update(zip(("test_loss", "test_acc"), s.evaluator("test").single(center)))
         return center, info
 
-    return s.store.get_or_compute("center", ckey, compute, s.device)
+    return s.store.get_or_compute("center", ckey, compute, s.device, checkpointed=True)
 
 
 @dataclass
