@@ -69,13 +69,16 @@ def _conv_protocol(full_train: int, ensemble: int, cpu: dict) -> dict[str, dict[
     center 20 epochs (Adam lr 0.01, as the paper), bf16 autocast on CUDA, 11 points per segment
     (every point costs a BatchNorm recomputation and a pass over the training set). ``cpu``: width-reduced
     networks (×1/8) on 1000 examples, trained to 100 % training accuracy (Adam lr 2e-3, 20 epochs);
-    center Adam lr 2e-3 (lr 0.01 gave worse centers for these small BatchNorm networks).
+    center Adam lr 2e-3 for 60 epochs (600 steps). Measured on VGG16 ×1/8, CIFAR-10, 3 minima, λ = 1e-4:
+    after 20 center epochs the center was far from a minimum (train loss 0.95, accuracy 67 %; λ = 0:
+    0.89 / 72 %; lr 0.01: 0.87 / 71 %), after 40 epochs 0.15 / 97.6 % (fold-lines 0.31 / 92.5 %), after
+    60 epochs 0.014 / 100 % (fold-lines 0.089 / 99.0 %, against 2.39 / 11.8 % on the straight lines).
     ``smoke``: tiny networks (×1/16), 500 examples, checks the code path only."""
     return {
         "smoke": dict(width=0.0625, n_train=500, n_test=500, epochs=10, lr=2e-3, batch_size=50, center_epochs=5,
                       center_lr=2e-3, n_points=3, ensemble=1),
         "cpu": dict(dict(width=0.125, n_train=1000, n_test=1000, epochs=20, lr=2e-3, batch_size=100,
-                         center_epochs=20, center_lr=2e-3, n_points=5, ensemble=1), **cpu),
+                         center_epochs=60, center_lr=2e-3, n_points=5, ensemble=1), **cpu),
         "paper": dict(width=1.0, n_train=full_train, n_test=10000, epochs=25, lr=5e-3, center_epochs=20,
                       n_points=11, ensemble=ensemble, amp=True),
     }
