@@ -1,4 +1,4 @@
-"""Synthetic datasets shared by the tests (a module, not conftest: tests/site has its own conftest)."""
+"""Synthetic datasets and helpers shared by the tests (a module, not conftest: tests/site has its own conftest)."""
 import torch
 
 from starconn.data import Dataset
@@ -11,3 +11,20 @@ def blobs(n: int = 600, d: int = 10, classes: int = 3, seed: int = 0) -> Dataset
     y = torch.randint(classes, (2 * n,), generator=g)
     x = means[y] + torch.randn(2 * n, d, generator=g)
     return Dataset("blobs", x[:n], y[:n], x[n:], y[n:], source="synthetic blobs", num_classes=classes)
+
+
+class Interrupted(Exception):
+    """Raised by :func:`interrupt_after`'s loss: a run stopped midway, as a kill would."""
+
+
+def interrupt_after(calls: int):
+    """A cross-entropy loss that raises :class:`Interrupted` in its ``calls + 1``-th call (one call
+    per step: vmap calls it once)."""
+    n = [0]
+
+    def loss(out, y):
+        n[0] += 1
+        if n[0] > calls:
+            raise Interrupted
+        return torch.nn.functional.cross_entropy(out, y)
+    return loss

@@ -5,6 +5,7 @@ from torch import nn
 from starconn import paths
 from starconn.center import CenterConfig, find_center, initial_center
 from starconn.train import TrainConfig, params_of, train_minima
+from synthetic import Interrupted, interrupt_after
 
 
 def wide(seed):
@@ -55,22 +56,6 @@ def test_initialisations(minima):
 
 
 # ---------------------------------------------------------------- checkpoints (issue: mid-run resume)
-class Interrupted(Exception):
-    pass
-
-
-def interrupt_after(calls: int):
-    """A loss that raises in its ``calls + 1``-th call (one call per step: vmap calls it once)."""
-    n = [0]
-
-    def loss(out, y):
-        n[0] += 1
-        if n[0] > calls:
-            raise Interrupted
-        return torch.nn.functional.cross_entropy(out, y)
-    return loss
-
-
 CKPT_CFG = CenterConfig(epochs=4, lr=1e-2, batch_size=50, lam=1e-3, B_t=3, seed=3)  # 12 steps per epoch
 
 

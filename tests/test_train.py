@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from starconn.train import TrainConfig, TrainingDiverged, train_minima
+from synthetic import Interrupted, interrupt_after
 
 
 def mlp(seed: int) -> nn.Module:
@@ -95,21 +96,6 @@ def test_reached_target_and_fixed_epochs_are_not_flagged(data):
 
 
 # ---------------------------------------------------------------- checkpoints (issue: mid-run resume)
-class Interrupted(Exception):
-    pass
-
-
-def interrupt_after(calls: int):
-    n = [0]
-
-    def loss(out, y):
-        n[0] += 1
-        if n[0] > calls:
-            raise Interrupted
-        return F.cross_entropy(out, y)
-    return loss
-
-
 @pytest.mark.parametrize("epochs, lr, target, calls, resumed", [
     (6, 1e-2, 0.0, 40, 3),  # stopped in the 4th step of epoch 4 of 6: resumes after epoch 3
     (8, 1e-3, 0.3, 52, 4),  # member 0 reached its target in epoch 3 (frozen copy in the checkpoint), member 1 did not
