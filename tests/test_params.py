@@ -21,6 +21,20 @@ def test_none_takes_profile_default_and_override_wins():
     assert ch.resolve("smoke", epochs=7).epochs == 7
 
 
+def test_conv_cpu_center_search_grows_with_the_number_of_minima():
+    from starconn.profiles.practical import CPU_CENTER_EPOCHS_PER_FOOT as per_foot
+
+    def epochs(chapter, **given):
+        return starconn.CHAPTERS[chapter].resolve("cpu", **given).center_epochs
+
+    assert epochs("star-barriers", setting="vgg16-cifar10") == 5 * per_foot
+    assert epochs("star-barriers", setting="resnet18-cifar10", n_minima=3) == 3 * per_foot
+    assert epochs("star-vgg16-cifar10") == 3 * per_foot
+    assert epochs("ngd-practical", setting="vgg16-mnist") == 2 * per_foot
+    assert epochs("star-barriers", setting="vgg16-cifar10", center_epochs=7) == 7  # a given value wins
+    assert epochs("star-barriers", setting="fnn-mnist") == epochs("ngd-practical", setting="fnn-mnist")  # FNN: fixed
+
+
 @pytest.mark.parametrize("given, words", [
     ({"epochs": 0}, ["'epochs'", ">= 1"]),
     ({"epochs": "ten"}, ["'epochs'", "integer"]),
