@@ -183,11 +183,22 @@ def describe(s: Setup) -> str:
     reduced = "" if c.profile == "paper" else (
         f" **Reduced run** (`{c.profile}` profile): not the paper's protocol; see the recorded "
         "paper-scale run where there is one.")
-    return (f"Profile `{c.profile}` on `{config.device_name(s.device)}`; data: {s.data.source} "
-            f"({s.data.n_train} training / {len(s.data.test_y)} test examples); network `{s.model_name}` "
-            f"(width ×{c.width}{', MNIST zero-padded to 32×32' if c.setting == 'vgg16-mnist' else ''}); minima: Adam lr {c.lr}, batch {c.batch_size}, {c.epochs} epochs, "
-            f"{c.schedule} schedule; center: Adam lr {c.center_lr}, B_r = {c.B_r}, B_t = {c.B_t}, "
-            f"{c.center_epochs} epochs, init `{c.center_init}`.{reduced}")
+    padded = ", MNIST zero-padded to 32×32" if c.setting == "vgg16-mnist" else ""
+    return (f"{run_line(s)}; network `{s.model_name}` (width ×{c.width}{padded}); {protocol_line(c)}.{reduced}")
+
+
+def run_line(s: Setup) -> str:
+    """Profile, device and data of a run (the start of its description)."""
+    return (f"Profile `{s.cfg.profile}` on `{config.device_name(s.device)}`; data: {s.data.source} "
+            f"({s.data.n_train} training / {len(s.data.test_y)} test examples)")
+
+
+def protocol_line(c: Config, center_note: str = "") -> str:
+    """The minima's and the center search's training protocol; ``center_note`` goes after the
+    center's learning rate."""
+    return (f"minima: Adam lr {c.lr}, batch {c.batch_size}, {c.epochs} epochs, {c.schedule} schedule; "
+            f"center: Adam lr {c.center_lr}, {center_note}B_r = {c.B_r}, B_t = {c.B_t}, {c.center_epochs} epochs, "
+            f"init `{c.center_init}`")
 
 
 def minima_table(st: Star) -> str:

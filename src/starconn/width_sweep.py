@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 from tqdm import tqdm
 
-from . import config, paths, practical
+from . import paths, practical
 from .params import Config, ParamError
 
 SETTING = "fnn-mnist"
@@ -197,12 +197,10 @@ def describe(s: practical.Setup, widths: list[float], n_seeds: int, lam: float) 
     reduced = "" if c.profile == "paper" else (
         f" **Reduced run** (`{c.profile}` profile): fewer examples and epochs than the paper's FNN protocol "
         "(`starconn.profiles.practical.PROTOCOL['fnn-mnist']['paper']`), which the `paper` profile follows.")
-    return (f"Profile `{c.profile}` on `{config.device_name(s.device)}`; data: {s.data.source} "
-            f"({s.data.n_train} training / {len(s.data.test_y)} test examples); FNN 784-(500w)-(300w)-10 at "
+    return (f"{practical.run_line(s)}; FNN 784-(500w)-(300w)-10 at "
             f"w ∈ {{{', '.join(f'{w:g}' for w in check_widths(widths))}}}, {n_seeds} seed pair(s) per width; "
-            f"minima: Adam lr {c.lr}, batch {c.batch_size}, {c.epochs} epochs, {c.schedule} schedule; center: "
-            f"Adam lr {c.center_lr}, λ = {lam:g} at every width, B_r = {c.B_r}, B_t = {c.B_t}, "
-            f"{c.center_epochs} epochs, init `{c.center_init}`; {c.n_points} points per path segment.{reduced}")
+            f"{practical.protocol_line(c, f'λ = {lam:g} at every width, ')}; {c.n_points} points per path "
+            f"segment.{reduced}")
 
 
 def claim_note(sw: WidthSweep, profile: str) -> str:
