@@ -63,7 +63,7 @@ PROTOCOL: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def _conv_protocol(full_train: int, ensemble: int, cpu: dict) -> dict[str, dict[str, Any]]:
+def _conv_protocol(full_train: int, ensemble: int) -> dict[str, dict[str, Any]]:
     """Conv nets (BatchNorm). ``paper``: the paper's network at width 1 on the full data, Adam lr
     5e-3, batch 200, cosine decay over 25 epochs (enough to reach a minimum per the project's H200 measurement),
     center 20 epochs (Adam lr 0.01, as the paper), bf16 autocast on CUDA, 11 points per segment
@@ -74,23 +74,23 @@ def _conv_protocol(full_train: int, ensemble: int, cpu: dict) -> dict[str, dict[
     return {
         "smoke": dict(width=0.0625, n_train=500, n_test=500, epochs=10, lr=2e-3, batch_size=50, center_epochs=5,
                       center_lr=2e-3, n_points=3, ensemble=1),
-        "cpu": dict(dict(width=0.125, n_train=1000, n_test=1000, epochs=20, lr=2e-3, batch_size=100,
-                         center_lr=2e-3, n_points=5, ensemble=1), **cpu),
+        "cpu": dict(width=0.125, n_train=1000, n_test=1000, epochs=20, lr=2e-3, batch_size=100,
+                    center_lr=2e-3, n_points=5, ensemble=1),
         "paper": dict(width=1.0, n_train=full_train, n_test=10000, epochs=25, lr=5e-3, center_epochs=20,
                       n_points=11, ensemble=ensemble, amp=True),
     }
 
 
 PROTOCOL.update({
-    "vgg16-mnist": _conv_protocol(60000, 5, {}),
-    "vgg16-cifar10": _conv_protocol(50000, 5, {}),
-    "resnet18-cifar10": _conv_protocol(50000, 1, {}),
+    "vgg16-mnist": _conv_protocol(60000, 5),
+    "vgg16-cifar10": _conv_protocol(50000, 5),
+    "resnet18-cifar10": _conv_protocol(50000, 1),
     # ResNet34 at `cpu` keeps ResNet18's ×1/8 (twice its cost on the CPU). Measured 2026-11-28 (2 cores):
     # at ×1/16 (4 channels in the first stage; 30 epochs, 5 minima, 120 center epochs, 25 min) the center
     # missed the minima manifold (center 0.31 / 93.7 %; fold-lines 0.95 / 68.3 %, straight lines
     # 2.65 / 11.9 %); at ×1/8 (20 epochs; 3 minima, 72 center epochs, Fig 5's chapter, 19 min) the center
     # reached 0.0073 / 100 % and the fold-lines 0.063 / 99.4 % (straight lines 2.62 / 11.7 %).
-    "resnet34-cifar10": _conv_protocol(50000, 1, {}),
+    "resnet34-cifar10": _conv_protocol(50000, 1),
 })
 COMMON = dict(batch_size=200, schedule="cosine", target_loss=0.0, center_lr=0.01, center_init="mean",
               center_schedule="cosine", B_r=1, B_t=3, seed=0, amp=False)
