@@ -444,6 +444,19 @@ def test_bad_mnist_file_names_the_file_and_what_was_expected(tmp_path, how, word
         assert w in msg, msg
 
 
+def test_printed_paths_name_no_directory_of_the_building_machine(tmp_path, monkeypatch):
+    root = mnist_copy(tmp_path)
+    monkeypatch.setenv("STARCONN_DATA", str(root))
+    ds = data.mnist(n_train=100, n_test=100)
+    assert ds.source == "MNIST raw IDX files via torchvision.datasets.MNIST ($STARCONN_DATA/MNIST/raw)"
+    assert config.shown(config.cache_dir() / "center" / "k.json") == "$STARCONN_CACHE/center/k.json"
+    assert config.shown(config.REPO_ROOT / "book" / "intro.md") == "book/intro.md"
+    assert config.shown("/elsewhere/f") == "/elsewhere/f"  # outside every known directory: as it is
+    (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DataError, match=r"MNIST file missing: \$STARCONN_DATA/MNIST/raw/t10k-labels-idx1-ubyte\."):
+        data._check_mnist(root / "MNIST" / "raw")  # (the loader would try a download first)
+
+
 def test_mnist_loader_checks_and_only_reads_the_data_directory(tmp_path):
     bad = mnist_copy(tmp_path / "bad", "t10k-labels-idx1-ubyte", flip(50))
     good = mnist_copy(tmp_path / "good")
