@@ -143,6 +143,22 @@ def test_rows_from_a_fake_results_tree(fake):
     assert md.count("\n") == len(card.of(True)) + 1 and "✓ yes" in md and "✗ no" in md
 
 
+def test_part3_rows_give_the_verdict_in_words_and_the_paper_profiles_deviations(fake):
+    paper_dir, builds = fake
+    _write(builds / "cpu" / "vgg" / "star-barriers.json", "star-barriers", "cpu", {"setting": "vgg16-cifar10"},
+           {"fold_loss_barrier": 0.05, "fold_acc_barrier": 99.0}, TABLE1["vgg16-cifar10"])
+    card = sc.scorecard(chapters(), roots=[builds, builds / "cpu"], paper_dir=paper_dir)
+    by = {r.metric: r for r in _rows(card, "star-barriers", "vgg16-cifar10")}
+    loss = by["fold_loss_barrier"]  # 10 × the paper's 5e-3: outside the 3× tolerance
+    assert loss.within is False and loss.detail.startswith("✗ 10× the paper's")
+    assert "✗ no (✗ 10× the paper's" in card.table()
+    assert "0.99 below the paper's" in by["fold_acc_barrier"].detail
+    # the conv nets' paper profile runs 20 center epochs where the paper runs 200: named in the provenance
+    assert loss.protocol_deviations == {"center_epochs": 20} and "departs from the paper: center_epochs = 20" in loss.origin
+    (fnn,) = [r for r in _rows(card, "star-barriers", "fnn-mnist") if r.metric == "fold_acc_barrier"]
+    assert fnn.protocol_deviations == {}  # the FNN follows the paper's 200 epochs
+
+
 def test_alternate_result_files_and_non_results_are_skipped(fake):
     _, builds = fake
     found = sc.build_results([builds])
