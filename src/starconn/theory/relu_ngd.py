@@ -35,8 +35,8 @@ is a separable convex resource allocation, solved exactly by the greedy rule (ea
 is convex in n_j), and the minimum over n is h(greedy(s*)) at the optimal s*. Moving one free row
 between two columns does not help exactly when a condition linear in s holds, so each allocation
 is optimal on an interval of s (:func:`_region`). The search covers the range of s that can hold
-s* by such intervals, evaluating the allocation of the midpoint of the widest-open stretch first
-and setting aside stretches whose lower bound (a_c/s1 + b_c s0)/2 + greedy value at each c_j's
+s* by such intervals, evaluating first the midpoint of the uncovered stretch with the smallest
+lower bound, and setting aside stretches whose lower bound (a_c/s1 + b_c s0)/2 + greedy value at each c_j's
 minimum over [s0, s1] is not below the best value found. It ends with every s accounted for: the
 minimum is exact (the returned ``lower`` equals the bound), not a local optimum.
 
@@ -122,6 +122,8 @@ def path_lower_bound(W1, W2, l1: np.ndarray, l2: np.ndarray, M: int) -> float:
     A, B = _as_arrays(W1, W2, M)
     l1, l2 = np.asarray(l1), np.asarray(l2)
     c = (l1 != ZERO) & (l2 != ZERO) & (l1 != l2)
+    if not c.any():
+        return 1.0
     return math.sqrt(1 + 2 * float((A[c].sum(1) * B[c].sum(1)).sum()) / float(((A - B) ** 2).sum()))
 
 

@@ -41,13 +41,31 @@ def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (sy - b * sx) / n, b
 
 
-def _resample(groups: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices (n_boot, Σ n_g) of a bootstrap that resamples within each group."""
+def _grouped(keys, ys, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The finite values ``ys`` sorted by their group ``keys``, and the distinct keys (>= 2)."""
+    keys, ys = np.asarray(keys, dtype=float), np.asarray(ys, dtype=float)
+    keep = np.isfinite(ys)
+    order = np.argsort(keys[keep], kind="stable")
+    keys, ys = keys[keep][order], ys[keep][order]
+    levels = np.unique(keys)
+    if len(levels) < 2:
+        raise ValueError(f"{what} needs pairs at >= 2 values; got {levels.tolist()}")
+    return keys, ys, levels
+
+
+def _bootstrap(keys: np.ndarray, levels: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices (n_boot, len(keys)) of a bootstrap that resamples within each group of sorted keys."""
     out, start = [], 0
-    for g in groups:
-        out.append(start + rng.integers(0, len(g), size=(n_boot, len(g))))
-        start += len(g)
+    for k in levels:
+        n = int(np.sum(keys == k))
+        out.append(start + rng.integers(0, n, size=(n_boot, n)))
+        start += n
     return np.concatenate(out, axis=1)
+
+
+def _group_means(ys: np.ndarray, keys: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Mean of ``ys`` (…, n) over each group of ``keys`` (n,): shape (…, len(levels))."""
+    return np.stack([ys[..., keys == k].mean(-1) for k in levels], -1)
 
 
 def width_trend(ms, ys, n_boot: int, rng: np.random.Generator, level: float = 1 - ALPHA) -> dict:
@@ -65,23 +83,15 @@ def width_trend(ms, ys, n_boot: int, rng: np.random.Generator, level: float = 1 
     coefficient of 1/√m with the intercept held at 1), on the width means, and the root-mean-square
     residual of both fits on the width means.
     """
-    ms, ys = np.asarray(ms, dtype=float), np.asarray(ys, dtype=float)
-    keep = np.isfinite(ys)
-    ms, ys = ms[keep], ys[keep]
-    widths = np.unique(ms)
-    if len(widths) < 2:
-        raise ValueError(f"a width trend needs pairs at >= 2 widths; got widths {widths.tolist()}")
-    order = np.argsort(ms, kind="stable")
-    ms, ys = ms[order], ys[order]
+    ms, ys, widths = _grouped(ms, ys, "a width trend")
     x = 1 / np.sqrt(ms)
     a, b = _ols(x, ys)
-    idx = _resample([ys[ms == w] for w in widths], n_boot, rng)
+    idx = _bootstrap(ms, widths, n_boot, rng)
     A, B = _ols(x[idx], ys[idx])
     q = [(1 - level) / 2, (1 + level) / 2]
     a_ci, b_ci = np.quantile(A, q), np.quantile(B, q)
-    means = np.array([ys[ms == w].mean() for w in widths])
-    boot = ys[idx]
-    means_ci = [np.quantile(boot[:, ms == w].mean(1), q).tolist() for w in widths]
+    means = _group_means(ys, ms, widths)
+    means_ci = np.quantile(_group_means(ys[idx], ms, widths), q, axis=0).T.tolist()
     xw = 1 / np.sqrt(widths)
     c_one = float(np.sum(xw * (means - 1)) / np.sum(xw**2))
     return {
@@ -99,21 +109,12 @@ def growth_in_M(Ms, ys, n_boot: int, rng: np.random.Generator, level: float = 1 
     per M, with a bootstrap interval for γ (pairs resampled within each M). Theorem 12 bounds the
     NGD by c2·√M, i.e. growth no faster than γ = 1/2; ``c2`` is the smallest constant that makes
     that bound hold for the measured means."""
-    Ms, ys = np.asarray(Ms, dtype=float), np.asarray(ys, dtype=float)
-    keep = np.isfinite(ys)
-    Ms, ys = Ms[keep], ys[keep]
-    sizes = np.unique(Ms)
-    if len(sizes) < 2:
-        raise ValueError(f"a growth in M needs pairs at >= 2 teacher sizes; got {sizes.tolist()}")
-    groups = [ys[Ms == s] for s in sizes]
-    means = np.array([g.mean() for g in groups])
+    Ms, ys, sizes = _grouped(Ms, ys, "a growth in M")
+    means = _group_means(ys, Ms, sizes)
     lx = np.log(sizes)
     _, gamma = _ols(lx, np.log(means))
-    idx = _resample(groups, n_boot, rng)
-    flat = np.concatenate(groups)
-    owner = np.concatenate([np.full(len(g), i) for i, g in enumerate(groups)])
-    boot_means = np.stack([flat[idx][:, owner == i].mean(1) for i in range(len(groups))], -1)
-    _, G = _ols(np.broadcast_to(lx, boot_means.shape), np.log(boot_means))
+    boot = _group_means(ys[_bootstrap(Ms, sizes, n_boot, rng)], Ms, sizes)
+    _, G = _ols(np.broadcast_to(lx, boot.shape), np.log(boot))
     return {"M": sizes.astype(int).tolist(), "means": means.tolist(), "gamma": float(gamma),
             "gamma_ci": np.quantile(G, [(1 - level) / 2, (1 + level) / 2]).tolist(),
             "c2": float(np.max(means / np.sqrt(sizes)))}
@@ -157,6 +158,8 @@ def _check(cfg) -> None:
     if any(K < cfg.M or sum(w >= 2 * K for w in set(cfg.widths)) < 2 for K in cfg.actives):
         raise ParamError(f"parameter 'actives' must hold K >= M = {cfg.M} with at least 2 widths >= 2K "
                          f"(widths {sorted(set(cfg.widths))}); got {cfg.actives!r}")
+    if cfg.d < cfg.M:
+        raise ParamError(f"parameter 'd' must be >= M = {cfg.M} (the teacher reads x_1 … x_M); got {cfg.d}")
     if len(cfg.Ms) < 2 or max(cfg.Ms) >= max(cfg.widths):
         raise ParamError(f"parameter 'Ms' must hold >= 2 teacher sizes below max(widths) = {max(cfg.widths)}; "
                          f"got {cfg.Ms!r}")
@@ -205,16 +208,19 @@ def _sgd(cfg, rng: np.random.Generator) -> dict:
         W, info = T.train_sgd(m, cfg.d, seeds, data, cfg.steps, cfg.lr_scale / m, cfg.batch_size,
                               cfg.init_scale, desc=f"SGD m={m}")
         for p in range(cfg.sgd_pairs):
-            (P1, l1), (P2, l2) = T.project(W[2 * p], cfg.M), T.project(W[2 * p + 1], cfg.M)
+            try:
+                (P1, l1), (P2, l2) = T.project(W[2 * p], cfg.M), T.project(W[2 * p + 1], cfg.M)
+                bounds = N.best_two_pl(P1, P2, l1, l2, cfg.M)["bound"], N.path_lower_bound(P1, P2, l1, l2, cfg.M)
+                zero = [float(np.mean(l1 == R.ZERO)), float(np.mean(l2 == R.ZERO))]
+            except ValueError:  # a column without positive weight (untrained): not near the manifold
+                bounds, zero = (math.nan, math.nan), [math.nan, math.nan]
             rows.append({
-                "m": m, "pair": p, "two_pl": N.best_two_pl(P1, P2, l1, l2, cfg.M)["bound"],
-                "lower": N.path_lower_bound(P1, P2, l1, l2, cfg.M),
+                "m": m, "pair": p, "two_pl": bounds[0], "lower": bounds[1], "zero_rows": zero,
                 "active": [active_fraction(W[2 * p]), active_fraction(W[2 * p + 1])],
-                "zero_rows": [float(np.mean(l1 == R.ZERO)), float(np.mean(l2 == R.ZERO))],
                 "train_loss": max(info["train_loss"][2 * p], info["train_loss"][2 * p + 1])})
     ms = [r["m"] for r in rows for _ in r["active"]]
     act = [a for r in rows for a in r["active"]]
-    tau = kendalltau(ms, act, alternative="less") if len(set(ms)) > 1 else None
+    p = float(kendalltau(ms, act, alternative="less").pvalue) if len(set(ms)) > 1 else math.nan
     widths = list(cfg.sgd_widths)
 
     def per_width(key):
@@ -224,9 +230,10 @@ def _sgd(cfg, rng: np.random.Generator) -> dict:
     return {"rows": rows, "data_source": data.source, "metrics": {
         "sgd_widths": widths, "sgd_active_fraction": per_width("active"),
         "sgd_zero_row_fraction": per_width("zero_rows"), "sgd_two_pl_mean": per_width("two_pl"),
-        "sgd_pairs_without_center": [sum(not np.isfinite(r["two_pl"]) for r in rows if r["m"] == m) for m in widths],
+        "sgd_pairs_without_center": [sum(math.isinf(r["two_pl"]) for r in rows if r["m"] == m) for m in widths],
+        "sgd_pairs_not_projectable": sum(math.isnan(r["two_pl"]) for r in rows),
         "sgd_lower_bound_mean": per_width("lower"),
-        "sgd_active_trend_p": None if tau is None else float(tau.pvalue),
+        "sgd_active_trend_p": p if math.isfinite(p) else None,  # None: no test (one width, or all tied)
         "sgd_max_train_loss": max(r["train_loss"] for r in rows),
         "E_fstar_sq": float((data.test_y**2).mean())}}
 
