@@ -264,8 +264,9 @@ def test_active_fraction():
 
 def test_chapter_parameters_are_checked():
     ch = CHAPTERS["relu-ngd-theory"]
-    for bad, match in [(dict(widths=[4, 8]), "widths.*> M = 4"), (dict(actives=[2]), "actives"), (dict(actives=[40]), "actives"),
-                       (dict(Ms=[2, 4096]), "Ms"), (dict(widths=[16]), "at least 2 distinct")]:
+    for bad, match in [(dict(widths=[4, 8]), "widths.*> M = 4"), (dict(actives=[2]), "actives"),
+                       (dict(actives=[40]), "actives"), (dict(Ms=[2, 4096]), "Ms"), (dict(d=3), "'d'"),
+                       (dict(widths=[16]), "at least 2 distinct")]:
         with pytest.raises(ParamError, match=match):
             C.ngd_theory(ch.resolve("smoke", **bad))
 

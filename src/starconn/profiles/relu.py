@@ -123,8 +123,8 @@ NGD_THEORY = Chapter(
      Param("widths", list, "student widths m of the random minima (each > M)", low=2, high=65536),
      Param("rs", list, "zero-row probabilities r of the neuron-sparse draws SP(𝓜, r) (Definition 13)",
            low=0.01, high=0.99),
-     Param("actives", list, "numbers K of active rows of the draws SP(𝓜, 1 − K/m), drawn at the widths ≥ 2K (K ≥ M, two such widths)",
-           low=1, high=32768),
+     Param("actives", list, "numbers K of active rows of the draws SP(𝓜, 1 − K/m), drawn at the widths "
+           "≥ 2K (K ≥ M, two such widths)", low=1, high=32768),
      Param("Ms", list, "teacher sizes M of the uniform draws compared with Theorem 12's √M", low=2, high=64),
      Param("n_pairs", int, "pairs of random minima per draw model and width", low=2),
      Param("n_boot", int, "bootstrap resamples of every confidence interval", low=100),

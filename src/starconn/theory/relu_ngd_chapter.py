@@ -142,8 +142,8 @@ def _models(cfg) -> list[dict]:
     """The draws compared: Unif(𝓜), SP(𝓜, r) for each r in ``rs``, SP(𝓜, 1 − K/m) for each K."""
     out = [{"name": "uniform", "label": rf"Unif($\mathcal{{M}}$) (r = 1/(M+1) = {N.uniform_r(cfg.M):.2f})",
             "r": lambda m: N.uniform_r(cfg.M), "fixed_r": N.uniform_r(cfg.M)}]
-    out += [{"name": f"sparse r={r:g}", "label": rf"SP($\mathcal{{M}}$, r = {r:g})", "r": (lambda m, r=r: r), "fixed_r": r}
-            for r in cfg.rs]
+    out += [{"name": f"sparse r={r:g}", "label": rf"SP($\mathcal{{M}}$, r = {r:g})", "r": (lambda m, r=r: r),
+             "fixed_r": r} for r in cfg.rs]
     out += [{"name": f"active K={K}", "label": rf"SP($\mathcal{{M}}$, 1 − {K}/m): {K} active rows", "K": K,
              "r": (lambda m, K=K: 1 - K / m), "fixed_r": None} for K in cfg.actives]
     return out
