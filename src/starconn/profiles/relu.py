@@ -144,7 +144,9 @@ NGD_THEORY = Chapter(
                       actives=[8, 32], Ms=[2, 4, 8, 16, 32], n_pairs=500, n_boot=5000,
                       sgd_widths=[16, 64, 256, 1024], sgd_pairs=3, n_train=5000, n_test=20000, steps=20000),
     }, dict(M=4, d=4, lr_scale=4.0, batch_size=32, init_scale=1.0, seed=0)),
-    order=6, paper={"uniform_ngd_tends_to_1": False, "uniform_exponent_in_M": "<= 0.5", "sparse_ngd_tends_to_1": True},
+    order=6, paper={None: {"uniform_ngd_tends_to_1": False, "uniform_exponent_in_M": "<= 0.5",
+                           "sparse_ngd_tends_to_1": True}},
+    reproduces=("Theorem 12", "Theorem 14"),
 )
 
 CHAPTERS.append(NGD_THEORY)
