@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from . import config
+from . import build, config
 from .params import PROFILE, ParamError
 from .profiles import CHAPTERS, chapter
 
 BOOK = config.REPO_ROOT / "book"
-# myst-nb's per-cell execution timeout (seconds) for each profile
-CELL_TIMEOUT = {"smoke": 600, "cpu": 3600, "paper": 7200}
 
 
 class ChapterFailed(RuntimeError):
@@ -68,23 +65,6 @@ def run(chapter_id: str, profile: str, params: dict, out: Path) -> Path:
     return target
 
 
-def build_book(profile: str) -> int:
-    """Execute every chapter at ``profile`` (myst-nb) and build ``_build/html``."""
-    import yaml
-
-    root = config.REPO_ROOT
-    cfg = yaml.safe_load((root / "_config.yml").read_text())
-    cfg.setdefault("execute", {})["timeout"] = CELL_TIMEOUT[profile]
-    build = root / "_build"
-    build.mkdir(exist_ok=True)
-    cfg_path = build / f"_config.{profile}.yml"
-    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    env.update(STARCONN_PROFILE=profile, STARCONN_OUT=str(build / "results" / profile))
-    cmd = ["jupyter-book", "build", str(root), "--config", str(cfg_path), "--path-output", str(root)]
-    return subprocess.call(cmd, env=env)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="starconn", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -116,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "sweep":
             return sweep.main(args)
         profile = PROFILE.check(args.profile) if args.profile else config.default_profile()
-        return build_book(profile)
+        return build.build(profile)
     except ParamError as err:
         print(f"starconn: error: {err}", file=sys.stderr)
         return 2

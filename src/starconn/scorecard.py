@@ -168,26 +168,33 @@ def build_roots() -> list[Path]:
     return roots
 
 
-def build_results(roots: Iterable[Path] | None = None) -> list[dict]:
-    """Every chapter JSON under ``roots`` and their immediate sub-folders (one per profile), each
-    with its file's path and modification time added (``_path``, ``_mtime``)."""
-    found, seen = [], set()
+def result_files(roots: Iterable[Path] | None = None) -> list[Path]:
+    """The JSON files the scorecard reads: under ``roots`` and their immediate sub-folders (one per
+    profile), committed paper-scale results excepted."""
+    found: list[Path] = []
     for root in roots if roots is not None else build_roots():
         root = Path(root)
         if not root.is_dir():
             continue
         for path in sorted(list(root.glob("*.json")) + list(root.glob("*/*.json"))):
             path = path.resolve()
-            if path in seen or config.PAPER_RESULTS.resolve() in path.parents:
-                continue
-            seen.add(path)
-            try:
-                d = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            if _is_result(d, path) and d["profile"] in PROFILE_RANK:
-                d["_path"], d["_mtime"] = str(path), path.stat().st_mtime
-                found.append(d)
+            if path not in found and config.PAPER_RESULTS.resolve() not in path.parents:
+                found.append(path)
+    return found
+
+
+def build_results(roots: Iterable[Path] | None = None) -> list[dict]:
+    """Every chapter JSON of :func:`result_files`, each with its file's path and modification time
+    added (``_path``, ``_mtime``)."""
+    found = []
+    for path in result_files(roots):
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if _is_result(d, path) and d["profile"] in PROFILE_RANK:
+            d["_path"], d["_mtime"] = str(path), path.stat().st_mtime
+            found.append(d)
     return found
 
 

@@ -1,9 +1,11 @@
 """Fixtures for the browser test of the built book (``make site-test``).
 
 The test runs only when ``STARCONN_SITE`` names a built site (``_build/html``), so ``make unit``
-(``pytest tests``) skips it. The site is served over HTTP on 127.0.0.1 and opened in Debian's
-``chromium`` (or ``$CHROMIUM``) through Playwright; every request to another host is blocked and
-recorded, so the test also proves that the site works offline.
+(``pytest tests``) skips it. The site is served over HTTP on 127.0.0.1 and opened through
+Playwright in the system's Chromium (``$CHROMIUM``, Debian's ``chromium``, or one on ``PATH``) or,
+where there is none, Playwright's managed browser (``python -m playwright install chromium``);
+with neither, the session stops with one line saying what to install. Every request to another
+host is blocked and recorded, so the test also proves that the site works offline.
 """
 from __future__ import annotations
 
@@ -65,13 +67,32 @@ def base_url(site):
     server.server_close()
 
 
-def chromium_executable() -> str:
-    """Debian's chromium (the real binary, not the /usr/bin shell wrapper) or $CHROMIUM."""
+NO_BROWSER = ("the browser test needs Chromium: install the system's (Debian/Ubuntu: apt-get install chromium; "
+              "or set CHROMIUM=/path/to/chrome) or Playwright's (python -m playwright install chromium)")
+
+
+def system_chromium() -> str | None:
+    """$CHROMIUM, Debian's chromium (the real binary, not the /usr/bin shell wrapper) or a Chromium
+    on PATH; None if there is none."""
     for cand in (os.environ.get("CHROMIUM"), "/usr/lib/chromium/chromium", shutil.which("chromium"),
                  shutil.which("chromium-browser"), shutil.which("google-chrome")):
         if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
             return cand
-    pytest.fail("no Chromium found: apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)")
+    return None
+
+
+def launch(chromium, executable: str | None):
+    """Headless Chromium: ``executable`` (the system's), else Playwright's own managed browser;
+    with neither, stop the session with one line saying what to install."""
+    from playwright.sync_api import Error
+
+    try:
+        return chromium.launch(executable_path=executable, headless=True,
+                               args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+    except Error as err:
+        if executable is None and "Executable doesn't exist" in str(err):
+            pytest.exit(NO_BROWSER, returncode=1)
+        raise
 
 
 @pytest.fixture(scope="session")
@@ -79,11 +100,9 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.fail("the browser test needs Playwright for Python: pip install playwright "
-                    "(it drives the system chromium; no browser download is needed)")
+        pytest.exit("the browser test needs Playwright for Python: pip install playwright", returncode=1)
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_executable(), headless=True,
-                               args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        b = launch(pw.chromium, system_chromium())
         yield b
         b.close()
 
