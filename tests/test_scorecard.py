@@ -137,8 +137,18 @@ def test_rows_from_a_fake_results_tree(fake):
     assert s["entries_run_at_paper_scale"] == 1
     assert s["entries"] == s["entries_run_at_paper_scale"] + s["entries_not_run_at_paper_scale"]
     assert s["paper_scale_within_tolerance"] == 1 and s["paper_scale_outside_tolerance"] == 1
-    md = card.table()
-    assert md.count("\n") == len(card.of(True)) + 1 and "✓ yes" in md and "✗ no" in md
+    # the reader's table: one line per number (paper-scale and build rows side by side), linked
+    md = card.compact_table()
+    entries = {(r.item, r.chapter, r.setting, r.metric) for r in card.of(True)}
+    assert md.count("\n") == len(entries) + 1 == len(card.entries()) + 1
+    line = next(ln for ln in md.splitlines() if "[Table 2](ngd-practical.ipynb) fnn-mnist: ngd" in ln)
+    assert [c.strip() for c in line.strip("|").split("|")] == [
+        "[Table 2](ngd-practical.ipynb) fnn-mnist: ngd", "1.003", "1.01", "not run", "✓ within tolerance"]
+    line = next(ln for ln in md.splitlines() if "star-barriers.ipynb) fnn-mnist: fold acc barrier" in ln)
+    assert line.split("|")[3:6] == [" not run ", " 99.7 ✓ (cpu) ", " not run at paper scale "]
+    assert "✗ outside tolerance" in md
+    prov = card.provenance_table()
+    assert "center_epochs = 7 (paper: " in prov and "book build, `cpu` profile" in prov
 
 
 def test_alternate_result_files_and_non_results_are_skipped(fake):
@@ -165,3 +175,46 @@ def test_chapter_profiles_resolve_and_the_book_order():
         cfg = ch.resolve(p)
         assert cfg.build_results == "" and cfg.include_builds is True
     assert sc.rules_markdown().count("\n") == len(sc.RULES) + 1
+
+
+def test_unlike_paper_names_what_a_reduced_run_changed():
+    ch = CHAPTERS["star-barriers"]
+    cpu = dict(ch.resolve("cpu", setting="fnn-mnist"))
+    res = {"params": {k: v for k, v in cpu.items() if k not in ("chapter", "profile")}}
+    paper = ch.resolve("paper", setting="fnn-mnist")
+    diff = sc.unlike_paper(ch, res)
+    assert diff and all(paper[k] == p and cpu[k] == v != p for k, (v, p) in diff.items())
+    assert set(diff) == {k for k in res["params"] if res["params"][k] != paper[k]}
+
+
+def test_problems_catch_each_false_case(fake):
+    """Each check of Scorecard.problems fails on a scorecard that is wrong in its way."""
+    paper_dir, builds = fake
+    card = sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir)
+    assert card.problems() == []
+
+    # a figure / table named by a chapter with no entry
+    gone = sc.Scorecard([r for r in card.rows if r.item != "Fig 4"], card.figure_table, card.found)
+    assert any(p.startswith("Fig 4: named by linear-ngd") for p in gone.problems())
+
+    # a build result of a scored chapter that no row shows (e.g. the scorecard ran before it)
+    blind = sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir, include_builds=False)
+    blind.found = card.found
+    assert any("star-barriers fnn-mnist: a build result" in p for p in blind.problems())
+
+    # the paper's number differs from the one the run recorded
+    _write(builds / "relu-ngd-sgd.json", "relu-ngd-sgd", "cpu", {}, {"ngd_decreasing": True}, {"ngd_decreasing": False})
+    retyped = sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir)
+    assert any("relu-ngd-sgd" in p and "ngd_decreasing" in p for p in retyped.problems())
+
+    # a run that names no card or date
+    _write(builds / "relu-ngd-sgd.json", "relu-ngd-sgd", "cpu", {}, {"ngd_decreasing": True}, {}, card=None)
+    anonymous = sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir)
+    assert any("names no card or date" in p for p in anonymous.problems())
+
+
+def test_details_fold_provenance_and_rules(fake):
+    paper_dir, builds = fake
+    md = sc.details_markdown(sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir))
+    assert md.count("```{dropdown}") == 2 and md.count("\n```\n") == 2
+    assert sc.rules_markdown() in md and "\\tau" in md

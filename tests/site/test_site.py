@@ -118,6 +118,61 @@ def _screenshots(page, out, chapter):
         assert (out / name).stat().st_size > 20_000, name
 
 
+SCORECARD = """() => {
+  const article = document.querySelector('article.bd-article');
+  const tables = [...article.querySelectorAll('table.starconn-scorecard')];
+  const rows = [];
+  for (const t of tables) {
+    let chapter = null;
+    for (const tr of t.tBodies[0].rows) {
+      const a = tr.querySelector('a');
+      if (a) chapter = a.getAttribute('href');
+      const cells = [...tr.cells].map(c => c.innerText.trim());
+      rows.push({chapter, reduced: cells[cells.length - 2], verdict: cells[cells.length - 1]});
+    }
+  }
+  const main = tables[0];
+  return {
+    tables: tables.length,
+    head: main ? [...main.tHead.rows[0].cells].map(c => c.innerText.replace(/\\s+/g, ' ').trim()) : [],
+    table_width: main ? main.getBoundingClientRect().width : 0,
+    room: main ? main.parentElement.clientWidth : 0,
+    table_right: main ? main.getBoundingClientRect().right : 0,
+    article_right: article.getBoundingClientRect().right,
+    page_scrolls: document.documentElement.scrollWidth > window.innerWidth,
+    rows,
+    dropdowns: [...article.querySelectorAll('details.sd-dropdown')].map(d => [d.open, d.innerText.split('\\n')[0].trim()]),
+    top: main ? main.getBoundingClientRect().top + window.scrollY : null,
+  };
+}"""
+
+
+def test_scorecard_front_page(visit, screenshots):
+    """The scorecard opens with one compact table (paper item | the paper | ours at paper scale |
+    ours reduced | verdict) that fits a laptop window (1280×800) without scrolling sideways; it
+    lists a build result for every chapter it scores (it ran after them); provenance and rules are
+    folded below it."""
+    visit.page.set_viewport_size({"width": 1280, "height": 800})
+    try:
+        assert visit.open("book/scorecard.html") == []
+        s = visit.page.evaluate(SCORECARD)
+        visit.page.screenshot(path=str(screenshots / "scorecard-1280x800.png"))
+    finally:
+        visit.page.set_viewport_size({"width": 1280, "height": 900})
+    assert s["tables"] == 2  # figures and tables; the theory's other statements
+    head = s["head"]
+    assert head[:3] == ["paper item", "the paper", "ours at paper scale"] and head[3].startswith("ours reduced") \
+        and head[4:] == ["verdict"], head
+    assert not s["page_scrolls"], "the page scrolls sideways at 1280 px"
+    assert s["table_width"] <= s["room"] + 1 and s["table_right"] <= s["article_right"] + 1, s
+    assert s["top"] < 800, "the table does not start in the first screen"
+    chapters = {r["chapter"] for r in s["rows"]}
+    assert None not in chapters and len(chapters) >= 10, chapters  # every row is linked to its chapter
+    listed = {r["chapter"] for r in s["rows"] if r["reduced"] != "not run"}
+    assert chapters - listed == set(), f"chapters the scorecard scores with no build result shown: {chapters - listed}"
+    assert len(s["dropdowns"]) == 2 and not any(open_ for open_, _ in s["dropdowns"]), s["dropdowns"]
+
+
 def test_search(visit):
     """Sphinx's client-side search finds the chapters (it needs searchindex.js, served locally)."""
     assert visit.open("search.html?q=connectivity") == []
