@@ -38,7 +38,7 @@ unit: $(STAMP)
 
 smoke-checks: $(STAMP)
 	$(MAKE) --no-print-directory notebooks
-	$(MAKE) --no-print-directory smoke-site
+	$(MAKE) --no-print-directory smoke-site BOOK_FLAGS=--no-execute
 	$(MAKE) --no-print-directory site-test
 
 # nbval executes every chapter (book order, the scorecard last) and, through starconn.nbval_record, keeps
@@ -47,9 +47,11 @@ notebooks: $(STAMP)
 	$(SMOKE) python -m pytest -q -p no:cacheprovider -p starconn.nbval_record --nbval-lax --nbval-current-env book/
 
 # The smoke site, built by the venv's interpreter without the venv on PATH (as scripts and IDEs run it);
-# it re-executes only chapters whose inputs changed since their last execution (after `notebooks`: none).
+# it re-executes only chapters whose inputs changed since their last execution. In `make test`, after
+# `notebooks`, it must re-execute none (--no-execute: a stale chapter fails).
 smoke-site: $(STAMP)
-	env PATH=/usr/bin:/bin STARCONN_CACHE=$(CURDIR)/_build/cache-smoke $(VENV)/bin/python -m starconn book --profile smoke
+	env PATH=/usr/bin:/bin STARCONN_CACHE=$(CURDIR)/_build/cache-smoke \
+		$(VENV)/bin/python -m starconn book --profile smoke $(BOOK_FLAGS)
 
 # The rendered book as a reader meets it (tests/site): served on 127.0.0.1, opened in Chromium through
 # Playwright, nothing fetched from the internet. Builds the smoke site first when there is none;

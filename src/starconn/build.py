@@ -18,8 +18,8 @@
 """
 from __future__ import annotations
 
+import ast
 import hashlib
-import json
 import os
 import platform
 import re
@@ -77,6 +77,31 @@ def chapters_in_order(toc: Path = ROOT / "_toc.yml") -> list[str]:
     chapters that read the others' results last."""
     ids = [Path(f).name for f in toc_files(toc) if (Path(toc).parent / f"{f}.ipynb").is_file()]
     return [c for c in ids if c not in READS_RESULTS] + [c for c in ids if c in READS_RESULTS]
+
+
+def notebook_parameters(nb: nbformat.NotebookNode) -> list[str]:
+    """The names the notebook's ``parameters`` cell assigns, in order ([] without such a cell)."""
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        return []
+    return [t.id for node in ast.parse(cells[0].source).body if isinstance(node, ast.Assign)
+            for t in node.targets if isinstance(t, ast.Name)]
+
+
+def parameter_problems(chapter_id: str, nb: nbformat.NotebookNode) -> list[str]:
+    """How a chapter's notebook and its declared parameters disagree ([] when they agree): every
+    declared parameter, ``profile`` and ``out`` must be assigned once in the ``parameters`` cell
+    (papermill and ``python -m starconn run -p`` set them there), and nothing else."""
+    names = notebook_parameters(nb)
+    if not names:
+        return [f"{chapter_id}: no code cell tagged 'parameters'"]
+    declared = ["profile", *(p.name for p in CHAPTERS[chapter_id].params), "out"]
+    out = [f"{chapter_id}: parameter {n!r} is declared but not in the parameters cell" for n in declared if n not in names]
+    out += [f"{chapter_id}: {n!r} is in the parameters cell but the chapter does not declare it"
+            for n in dict.fromkeys(names) if n not in declared]
+    out += [f"{chapter_id}: {n!r} is assigned twice in the parameters cell" for n in dict.fromkeys(names)
+            if names.count(n) > 1]
+    return out
 
 
 def results_dir(profile: str) -> Path:
@@ -342,8 +367,9 @@ class Job:
 
 
 def execute_all(jobs: list[Job], store: Executions, lib: Library, env: dict[str, str], timeout: int,
-                progress: Progress) -> tuple[list[str], list[str]]:
-    """Execute, in order, the jobs whose stored execution is stale; return (executed, failed)."""
+                progress: Progress, execute: bool = True) -> tuple[list[str], list[str]]:
+    """Execute, in order, the jobs whose stored execution is stale; return (executed, failed).
+    With ``execute=False`` a stale job is not run but counted as failed."""
     ran, failed = [], []
     for k, job in enumerate(jobs, 1):
         label = f"[{k:{len(str(len(jobs)))}d}/{len(jobs)}] {job.name}"
@@ -356,6 +382,10 @@ def execute_all(jobs: list[Job], store: Executions, lib: Library, env: dict[str,
         last = store.wall_s(job.name)
         if not why:
             progress.say(f"{label}: up to date (last run {_clock(last or 0)})")
+            continue
+        if not execute:
+            progress.say(f"{label}: STALE ({'; '.join(why)}) and execution is off")
+            failed.append(job.name)
             continue
         progress.say(f"{label}: executing ({'; '.join(why)})")
         snapshot = lib.digests()
@@ -465,16 +495,19 @@ def render(digest: str) -> int:
     return 0
 
 
-def build(profile: str, stream: TextIO | None = None) -> int:
-    """Execute what is stale at ``profile``, stage, render; 0 on success (1: a chapter failed)."""
+def build(profile: str, execute: bool = True, stream: TextIO | None = None) -> int:
+    """Execute what is stale at ``profile``, stage, render; 0 on success (1: a chapter failed).
+    ``execute=False``: render the stored executions, failing if one is missing or stale (after
+    ``make notebooks``, this checks that the book reuses nbval's executions)."""
     progress = Progress(stream)
     jobs = book_jobs(profile)
     progress.say(f"book, {profile} profile: {len(jobs)} chapters; executions in "
                  f"{_relative(executions(profile).dir)}, results in {_relative(results_dir(profile))}")
     ran, failed = execute_all(jobs, executions(profile), library(), kernel_env(profile),
-                              CELL_TIMEOUT[profile], progress)
+                              CELL_TIMEOUT[profile], progress, execute)
     if failed:
-        progress.say(f"{len(failed)} chapter(s) failed: {', '.join(failed)}; the site is not rendered")
+        progress.say(f"{len(failed)} chapter(s) {'failed' if execute else 'stale'}: {', '.join(failed)}; "
+                     "the site is not rendered")
         return 1
     if ran:
         progress.say(wall_table(profile))

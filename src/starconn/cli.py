@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", type=Path, default=None, help="output directory (default: STARCONN_OUT)")
     b = sub.add_parser("book", help="execute every chapter and build the HTML book")
     b.add_argument("--profile", help=PROFILE.allowed())
+    b.add_argument("--no-execute", action="store_true", help="render stored executions; fail if one is stale")
     from . import sweep
 
     sweep.add_arguments(sub.add_parser("sweep", help="a grid of chapter runs (-p NAME VALUE repeated) on Dask"))
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "sweep":
             return sweep.main(args)
         profile = PROFILE.check(args.profile) if args.profile else config.default_profile()
-        return build.build(profile)
+        return build.build(profile, execute=not args.no_execute)
     except ParamError as err:
         print(f"starconn: error: {err}", file=sys.stderr)
         return 2

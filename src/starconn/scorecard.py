@@ -15,6 +15,13 @@ Nothing here is typed by hand:
   current or earlier book builds (``STARCONN_OUT`` and ``_build/results[/<profile>]``): the most
   faithful profile found (paper, then cpu, then smoke), the most recent of that profile.
 
+**What a reader sees** (:meth:`Scorecard.compact_table`): one line per number the paper states —
+the paper item and metric (linked to its chapter), the paper's number, ours at paper scale, ours at
+reduced scale (a book build) and the verdict at paper scale; :func:`details_markdown` folds where
+each number comes from (:meth:`Scorecard.provenance_table`, with what each run changed from the
+paper's protocol) and the rules below it. :meth:`Scorecard.problems` lists what would make the
+scorecard wrong; the chapter asserts it is empty.
+
 **Tolerance.** Part III metrics use ``starconn.profiles.practical.within_tolerance`` (fold-line
 accuracy within 0.5 percentage points, NGD within 0.02, or better); other Part III metrics are
 shown for reference and not judged. For the other chapters the paper's value is a statement the
