@@ -25,7 +25,7 @@ def test_chapters_execute_in_book_order_with_the_scorecard_last():
 
 
 def test_kernel_and_jupyter_book_come_from_this_interpreter():
-    assert build.kernel_spec().argv[0] == sys.executable
+    assert build.InterpreterKernel().kernel_spec.argv[0] == sys.executable
     cmd = build.jupyter_book_command("build", ".")
     assert cmd[0] == sys.executable and cmd[-2:] == ["build", "."]
 

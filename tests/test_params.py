@@ -4,8 +4,9 @@ import nbformat
 import pytest
 
 import starconn
-from starconn import build, cli
-from starconn.params import Param, ParamError
+from starconn import build, cli, runner
+from starconn.errors import ParamError
+from starconn.params import Param
 
 
 def test_every_chapter_resolves_at_every_profile():
@@ -60,6 +61,27 @@ def test_profile_validation(monkeypatch):
         starconn.CHAPTERS["star-barriers"].resolve()
 
 
+def test_an_empty_list_is_refused_where_the_chapter_needs_values():
+    """Every list parameter of every chapter: [] is a one-line error naming it, unless the parameter
+    says it may be empty (study_epochs: no study); every profile's own value has the length it needs."""
+    lists = [(ch, p) for ch in starconn.CHAPTERS.values() for p in ch.params if p.kind is list]
+    assert len(lists) >= 12
+    for ch, p in lists:
+        if p.min_len == 0:
+            assert ch.resolve("smoke", **{p.name: []})[p.name] == []
+            continue
+        with pytest.raises(ParamError) as err:
+            ch.resolve("smoke", **{p.name: []})
+        assert f"{p.name!r}" in str(err.value) and "\n" not in str(err.value), (ch.id, p.name)
+        for profile in ("smoke", "cpu", "paper"):
+            assert len(ch.resolve(profile)[p.name]) >= p.min_len, (ch.id, p.name, profile)
+    assert [p.name for ch, p in lists if p.min_len == 0] == ["study_epochs"]
+    beta = starconn.CHAPTERS["baselines"].param("star_beta")
+    with pytest.raises(ParamError, match=r"a list of numbers \(exactly 2\)"):
+        beta.check([2.0, 2.0, 2.0])
+    assert beta.check([1, 3]) == [1, 3]
+
+
 def test_cli_parsing_of_values():
     p = Param("lams", list, low=0.0)
     assert p.parse("[1e-4, 0.001]") == [1e-4, 1e-3]
@@ -75,12 +97,17 @@ def test_cli_parsing_of_values():
     (["run", "star-barriers", "--profile", "big"], ["'profile'", "smoke, cpu, paper"]),
     (["run", "star-barriers", "-p", "epochs", "-3"], ["'epochs'", ">= 1"]),
     (["run", "star-barriers", "-p", "widht", "2"], ["unknown parameter 'widht'"]),
+    (["run", "ngd-practical", "-p", "lams", "[]"], ["'lams'", "at least 1"]),
+    (["show", "star-barriers", "-p", "lams", "1"], ["unknown parameter 'lams'"]),
+    (["show", "nope"], ["unknown chapter 'nope'"]),
     (["book", "--profile", "x"], ["'profile'"]),
 ])
 def test_cli_errors_exit_2_before_any_work(argv, words, capsys, tmp_path):
     out = tmp_path / "out"
     code = cli.main(argv + (["--out", str(out)] if argv[0] == "run" else []))
-    err = capsys.readouterr().err
+    printed = capsys.readouterr()
+    err = printed.err
+    assert not printed.out
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("starconn: error:")
     for w in words:
@@ -97,7 +124,7 @@ def test_cli_list(capsys):
 def test_every_notebook_declares_its_chapter_parameters():
     """The parameters cell of book/<id>.ipynb lists exactly profile, the chapter's params and out."""
     for ch in starconn.CHAPTERS.values():
-        nb = json.loads((cli.BOOK / f"{ch.id}.ipynb").read_text())
+        nb = json.loads((runner.BOOK / f"{ch.id}.ipynb").read_text())
         cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(cells) == 1, ch.id
         src = "".join(cells[0]["source"])

@@ -67,7 +67,7 @@ def test_profiles():
     assert cpu.widths == [0.25, 0.5, 1.0, 2.0, 4.0] and cpu.n_seeds >= 2 and cpu.n_train < 60000
     assert paper.widths[0] <= 0.25 and paper.widths[-1] >= 4 and paper.n_seeds == 3
     for k in ("n_train", "n_test", "epochs", "lr", "center_epochs", "n_points"):  # the fnn-mnist paper protocol
-        assert paper[k] == PROTOCOL["fnn-mnist"]["paper"][k], k
+        assert paper[k] == PROTOCOL["fnn-mnist"]["paper"][k].value, k
     with pytest.raises(ParamError, match="'setting'"):
         ch.resolve("cpu", setting="vgg16-cifar10")
     with pytest.raises(ParamError, match="'widths'"):

@@ -39,6 +39,7 @@ import yaml
 from . import config, executed, scorecard
 from .executed import Executions, Library
 from .profiles import CHAPTERS
+from .runner import InterpreterKernel
 from .store import key
 
 ROOT = config.REPO_ROOT
@@ -284,33 +285,14 @@ class ChapterFailed(RuntimeError):
     """A chapter's notebook raised (e.g. its claim cell failed) or its kernel died."""
 
 
-def kernel_spec():
-    """This interpreter's ipykernel (``sys.executable -m ipykernel_launcher``)."""
-    import ipykernel.kernelspec
-    from jupyter_client.kernelspec import KernelSpec
-
-    return KernelSpec(resource_dir=ipykernel.kernelspec.RESOURCES, **ipykernel.kernelspec.get_kernel_dict())
-
-
 def jupyter_book_command(*args: str) -> list[str]:
     """``jupyter-book ARGS`` run by this interpreter (not found by name on ``PATH``)."""
     return [sys.executable, "-c", _JUPYTER_BOOK, *args]
 
 
 def _client(nb: nbformat.NotebookNode, progress: Progress, code_index: dict[int, int], **kw: Any):
-    from jupyter_client import AsyncKernelManager
-    from jupyter_client.kernelspec import KernelSpecManager
+    """An nbclient executor whose kernel is this interpreter and which feeds ``progress``."""
     from nbclient import NotebookClient
-    from traitlets import default
-
-    class ThisInterpreter(KernelSpecManager):
-        def get_kernel_spec(self, kernel_name: str):
-            return kernel_spec()
-
-    class Manager(AsyncKernelManager):
-        @default("kernel_spec_manager")
-        def _ksm(self):
-            return ThisInterpreter()
 
     class Client(NotebookClient):
         def output(self, outs, msg, display_id, cell_index):
@@ -318,7 +300,7 @@ def _client(nb: nbformat.NotebookNode, progress: Progress, code_index: dict[int,
                 progress.on_stderr(msg["content"].get("text", ""))
             return super().output(outs, msg, display_id, cell_index)
 
-    return Client(nb, kernel_manager_class=Manager, kernel_name="python3", coalesce_streams=True,
+    return Client(nb, kernel_manager_class=InterpreterKernel, kernel_name="python3", coalesce_streams=True,
                   on_cell_start=lambda cell, cell_index: progress.on_cell(cell_index, code_index.get(cell_index)),
                   **kw)
 

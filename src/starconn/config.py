@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from .errors import ParamError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAPER_RESULTS = REPO_ROOT / "results" / "paper"
 PROFILES = ("smoke", "cpu", "paper")
@@ -46,8 +48,6 @@ def default_profile() -> str:
     env = os.environ.get("STARCONN_PROFILE")
     if env:
         if env not in PROFILES:
-            from .params import ParamError
-
             raise ParamError(f"STARCONN_PROFILE must be one of {', '.join(PROFILES)}; got {env!r}")
         return env
     return "paper" if torch.cuda.is_available() else "cpu"

@@ -3,12 +3,12 @@ paper's numbers, ours, where ours came from, and whether they are within toleran
 
 Nothing here is typed by hand:
 
-* **Which chapter reproduces what** is read from the chapter titles, whose closing parenthesis
-  names the paper's items: "… (Table 1)", "… (Fig 3, left)", "… (Theorems 10 and 11, Fig 2)".
-* **The paper's numbers** are each chapter's ``paper`` dict (``Chapter.paper``); for Part III it
-  is keyed by setting. A chapter that names a *Table* is scored for every setting the table has a
-  number for; one that names only figures, for the setting of its ``paper`` profile; any setting
-  with a recorded result is scored too.
+* **Which chapter reproduces what** is what each chapter declares (``Chapter.reproduces``:
+  ``("Table 1",)``, ``("Fig 3 (left)",)``, ``("Theorem 10", "Theorem 11", "Fig 2")``).
+* **The paper's numbers** are each chapter's ``paper`` numbers, keyed by setting
+  (``Chapter.numbers(setting)``). A chapter that names a *Table* is scored for every setting the
+  table has a number for; one that names only figures, for the setting of its ``paper`` profile;
+  any setting with a recorded result is scored too.
 * **Ours** come from the committed paper-scale runs ``results/paper/[<setting>/]<chapter>.json``
   (``results.recorded_paper_run``; a run whose parameters differ from the ``paper`` profile says
   how, ``results.deviations``) and, labelled as a build result, from the latest chapter JSON of the
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config, results
-from .params import Chapter, Config
+from .params import ITEM, Chapter, Config
 from .profiles import CHAPTERS, PARTS
 from .profiles import practical as part3
 
@@ -61,8 +61,6 @@ BEYOND = PARTS[-1]  # "Beyond the paper": chapters that quote the paper's number
 PROFILE_RANK = {p: i for i, p in enumerate(config.PROFILES)}  # smoke < cpu < paper
 _INEQ = re.compile(r"^\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
-_PAREN = re.compile(r"\(([^()]*)\)\s*$")
-_REF = re.compile(r"\b(Fig|Table|Theorem|Lemma)s?\.?\s+(\d+(?:\s*(?:,|and)\s*\d+)*)(?:\s*,\s*(left|right))?")
 
 
 @dataclass(frozen=True, order=True)
@@ -82,15 +80,12 @@ class Item:
         return self.kind in ("Fig", "Table")
 
 
-def references(title: str) -> list[Item]:
-    """The paper's items a chapter title names in its closing parenthesis ([] if none)."""
-    m = _PAREN.search(title)
-    if not m:
-        return []
+def references(chapter: Chapter) -> list[Item]:
+    """The paper's items a chapter reproduces (``Chapter.reproduces``), in its order."""
     out = []
-    for kind, numbers, panel in _REF.findall(m.group(1)):
-        for n in re.findall(r"\d+", numbers):
-            out.append(Item(kind, int(n), panel or ""))
+    for ref in chapter.reproduces:
+        kind, number, panel = ITEM.match(ref).groups()
+        out.append(Item(kind, int(number), panel or ""))
     return out
 
 
@@ -102,7 +97,7 @@ def figure_table_map(chapters: Iterable[Chapter] | None = None) -> dict[Item, li
     """Every figure and table of the paper that a chapter reproduces → those chapters' ids."""
     out: dict[Item, list[str]] = {}
     for ch in chapters if chapters is not None else CHAPTERS.values():
-        for item in references(ch.title):
+        for item in references(ch):
             if item.is_figure_or_table:
                 out.setdefault(item, []).append(ch.id)
     return dict(sorted(out.items(), key=lambda kv: _item_key(kv[0])))
@@ -254,7 +249,7 @@ class Row:
 def _settings(chapter: Chapter, items: list[Item], recorded_settings: set[str]) -> list[str | None]:
     """The settings a chapter is scored for (None: the chapter has no settings)."""
     paper = chapter.paper
-    if not paper or not all(isinstance(v, Mapping) for v in paper.values()):
+    if set(paper) <= {None}:
         return [None]
     if any(i.kind == "Table" for i in items):
         chosen = [s for s, v in paper.items() if v]
@@ -265,7 +260,7 @@ def _settings(chapter: Chapter, items: list[Item], recorded_settings: set[str]) 
 
 def _rows_for(ch: Chapter, label: str, setting: str | None, found: list[dict],
               paper_dir: Path | None) -> list[Row]:
-    paper = dict(ch.paper[setting] if setting is not None else ch.paper)
+    paper = ch.numbers(setting)
     recorded = _recorded(ch.id, setting, paper_dir)
     build = latest_build(found, ch.id, setting)
     sources = [("paper-scale", recorded)] if recorded else []
@@ -458,10 +453,10 @@ def details_markdown(card: Scorecard) -> str:
     """The front page's folded part (two MyST dropdowns): where each number comes from, and how
     a number is judged."""
     return rf"""```{{dropdown}} Where each number comes from
-* **Which chapter reproduces which figure or table** is read from the chapter titles, which end
-  with the paper's items: "… (Table 1)", "… (Fig 3, left)".
-* **The paper's numbers** are each chapter's `paper` dict (`starconn.profiles`), the numbers the
-  chapter prints beside its own; each is checked against the number its run recorded.
+* **Which chapter reproduces which figure or table** is what each chapter declares
+  (`reproduces` in `starconn.profiles`: "Table 1", "Fig 3 (left)").
+* **The paper's numbers** are each chapter's `paper` numbers (`starconn.profiles`), the numbers
+  the chapter prints beside its own; each is checked against the number its run recorded.
 * **Ours at paper scale** come from the committed runs `results/paper/<setting>/<chapter>.json`;
   a run whose parameters differ from the chapter's `paper` profile says how.
 * **Ours at reduced scale** come from the latest book build (`STARCONN_OUT`,
@@ -484,7 +479,7 @@ points). Otherwise the rule follows what the paper states (`starconn.scorecard.R
 
 def scorecard(chapters: Mapping[str, Chapter] | None = None, roots: Iterable[Path] | None = None,
               paper_dir: Path | None = None, include_builds: bool = True) -> Scorecard:
-    """Rows for every chapter that names a paper item in its title (figures and tables first).
+    """Rows for every chapter that reproduces a paper item (figures and tables first).
 
     ``roots``: build-result folders (default :func:`build_roots`); ``paper_dir``: the committed
     paper-scale results (default ``results/paper``)."""
@@ -493,9 +488,9 @@ def scorecard(chapters: Mapping[str, Chapter] | None = None, roots: Iterable[Pat
     pdir = Path(paper_dir) if paper_dir is not None else config.PAPER_RESULTS
     entries = []
     for ch in chapters.values():
-        items = sorted(references(ch.title), key=_item_key)
+        items = sorted(references(ch), key=_item_key)
         ft = [i for i in items if i.is_figure_or_table]
-        if not ft and (not ch.paper or ch.part in (part3.PART, BEYOND)):
+        if not ft and (not any(ch.paper.values()) or ch.part in (part3.PART, BEYOND)):
             continue  # the theory's statements only; practical chapters are scored by figure / table
         recorded = {p.parent.name for p in pdir.glob(f"*/{ch.id}.json")}
         recorded |= {d["params"].get("setting") for d in found if d["chapter"] == ch.id} - {None}
@@ -503,7 +498,7 @@ def scorecard(chapters: Mapping[str, Chapter] | None = None, roots: Iterable[Pat
             if ft:  # one entry per figure / table the chapter reproduces
                 entries += [((0, *_item_key(i)), i.label, ch, setting) for i in ft]
             else:  # theorems and lemmas: one entry per chapter
-                label = _PAREN.search(ch.title).group(1) if items else "—"
+                label = ", ".join(i.label for i in items) or "—"
                 entries.append(((1,), label, ch, setting))
     entries.sort(key=lambda e: e[0])
     rows = []

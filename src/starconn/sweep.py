@@ -5,12 +5,13 @@
 
 Repeating ``-p NAME VALUE`` with the same NAME gives that parameter several values; the grid is the
 product over the names (``-p seed 0 -p seed 1 -p width 1 -p width 2`` is four runs). Every grid
-point is validated (``cli._parse_run``, i.e. ``Chapter.resolve``) before anything is submitted: a
+point is validated (``runner.validate``, i.e. ``Chapter.resolve``) before anything is submitted: a
 bad name or value is the usual one-line error with exit code 2, and no cluster is started.
 
-Each grid point is one Dask task, which runs ``starconn.cli.run(chapter, profile, params, out)`` in
-a fresh Python process (so runs never share a process, an environment or a CUDA context) and
-writes ``OUT/<run>/<chapter>.{ipynb,json}`` and ``OUT/<run>/run.log``. By default the tasks go to a
+Each grid point is one Dask task, which runs ``python -m starconn run CHAPTER --profile P -p NAME
+VALUE… --out OUT/<run>`` (the README's command, by this interpreter) in a fresh process (so runs
+never share a process, an environment or a CUDA context) and writes
+``OUT/<run>/<chapter>.{ipynb,json}`` and ``OUT/<run>/run.log``. By default the tasks go to a
 ``distributed.LocalCluster`` (one single-threaded worker per visible GPU, each run pinned to its
 worker's GPU; one worker on a CPU-only machine unless ``--workers`` says otherwise, the CPU threads
 shared out between the workers); ``--scheduler tcp://HOST:8786`` sends them to a running Dask
@@ -32,13 +33,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import cli, config
+import torch
+
+from . import config, runner
+from .errors import ParamError, SweepError
 from .params import PROFILE
 from .profiles import chapter as get_chapter
 
-
-class SweepError(RuntimeError):
-    """Dask is missing or the scheduler cannot be reached."""
+try:  # Dask is needed by `sweep` only; without it, sweep() says what to install
+    import distributed
+except ImportError:
+    distributed = None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,30 +71,28 @@ def plan(chapter_id: str, profile: str | None, pairs: list[tuple[str, str]] | No
     """Every grid point validated (ParamError on the first bad one); nothing is run.
 
     Returns ``[{"run", "raw", "params", "profile"}, ...]``: the run's directory name, its ``-p``
-    strings, the parsed values ``cli.run`` gets, and the profile.
+    strings, their parsed values, and the profile.
     """
     grid = axes(pairs)
     points = []
     for i, combo in enumerate(itertools.product(*grid.values())):
         raw = dict(zip(grid, combo))
-        ns = argparse.Namespace(chapter=chapter_id, profile=profile, param=list(raw.items()))
-        resolved_profile, params = cli._parse_run(ns)
+        resolved_profile, params = runner.validate(chapter_id, profile, list(raw.items()))
         slug = "_".join(f"{k}-{v}" for k, v in raw.items()) or "default"
         slug = re.sub(r"[^A-Za-z0-9.=+-]+", "_", slug)[:80].strip("_")
         points.append({"run": f"{i:03d}-{slug}", "raw": raw, "params": params, "profile": resolved_profile})
     return points
 
 
-def run_point(chapter_id: str, profile: str, params: dict, out: str, pin: dict | None = None) -> dict:
-    """The Dask task: ``cli.run`` in a fresh process; returns the run's results JSON or its error."""
+def run_point(chapter_id: str, profile: str, raw: dict[str, str], out: str, pin: dict | None = None) -> dict:
+    """The Dask task: ``python -m starconn run`` in a fresh process with the ``-p`` strings ``raw``;
+    returns the run's results JSON or its error."""
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
     if pin:
         try:
-            from distributed import get_worker
-
-            index = int(get_worker().name)
-        except (ImportError, ValueError, TypeError):
+            index = int(distributed.get_worker().name)
+        except (AttributeError, ValueError, TypeError):
             index = 0
         if pin.get("gpus"):
             env["CUDA_VISIBLE_DEVICES"] = str(pin["gpus"][index % len(pin["gpus"])])
@@ -97,11 +100,12 @@ def run_point(chapter_id: str, profile: str, params: dict, out: str, pin: dict |
             env.setdefault("OMP_NUM_THREADS", str(pin["threads"]))
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps({"chapter": chapter_id, "profile": profile, "params": params, "out": str(out_dir)})
+    cmd = [sys.executable, "-m", "starconn", "run", chapter_id, "--profile", profile, "--out", str(out_dir)]
+    for name, value in raw.items():
+        cmd += ["-p", name, value]
     t0 = time.perf_counter()
     with open(out_dir / "run.log", "w") as log:
-        code = subprocess.call([sys.executable, "-m", "starconn.sweep", payload], env=env,
-                               stdout=log, stderr=subprocess.STDOUT, cwd=str(config.REPO_ROOT))
+        code = subprocess.call(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(config.REPO_ROOT))
     wall = time.perf_counter() - t0
     result_file = out_dir / f"{chapter_id}.json"
     if code == 0 and result_file.exists():
@@ -110,29 +114,13 @@ def run_point(chapter_id: str, profile: str, params: dict, out: str, pin: dict |
     return {"status": "failed", "wall_s": wall, "error": lines[-1] if lines else f"exit code {code}"}
 
 
-def _child(payload: str) -> int:
-    """Entry point of the fresh process: one ``cli.run``."""
-    a = json.loads(payload)
-    try:
-        target = cli.run(a["chapter"], a["profile"], a["params"], Path(a["out"]))
-    except cli.ChapterFailed as err:
-        print(f"starconn: {err}", file=sys.stderr)
-        return 1
-    print(f"wrote {target} and {target.with_suffix('.json')}")
-    return 0
-
-
 def _local_cluster(workers: int | None):
-    from distributed import LocalCluster
-
-    import torch
-
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     ids = [v.strip() for v in visible.split(",") if v.strip()] if visible is not None else None
     gpus = (ids or [str(i) for i in range(torch.cuda.device_count())])[: torch.cuda.device_count()]
     n = workers or max(1, len(gpus))
     threads = None if gpus else max(1, (os.cpu_count() or 1) // n)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
     return cluster, {"gpus": gpus, "threads": threads}
 
 
@@ -150,7 +138,7 @@ def _fmt(v: Any) -> str:
 def table(chapter_id: str, records: list[dict]) -> str:
     """Markdown table: one row per run with its grid values, status, wall time and figures of merit."""
     names = list(dict.fromkeys(k for r in records for k in r["raw"]))
-    metrics = list(get_chapter(chapter_id).paper)
+    metrics = list(dict.fromkeys(k for numbers in get_chapter(chapter_id).paper.values() for k in numbers))
     for r in records:
         for k in (r.get("result") or {}).get("paper", {}):
             if k not in metrics:
@@ -170,19 +158,15 @@ def sweep(chapter_id: str, profile: str | None, pairs: list[tuple[str, str]] | N
     """Validate the grid, run every point as one Dask task, gather, write ``out/sweep.json``."""
     points = plan(chapter_id, profile, pairs)  # raises ParamError before any cluster exists
     if workers is not None and workers < 1:
-        from .params import ParamError
-
         raise ParamError(f"--workers must be an integer >= 1; got {workers}")
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise SweepError("sweep needs Dask: pip install 'dask[distributed]'") from None
+    if distributed is None:
+        raise SweepError("sweep needs Dask: pip install 'dask[distributed]'")
     out = out.expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     cluster, pin = (None, None) if scheduler else _local_cluster(workers)
     t0 = time.perf_counter()
     try:
-        client = Client(scheduler or cluster, timeout="20s")
+        client = distributed.Client(scheduler or cluster, timeout="20s")
     except OSError as err:
         raise SweepError(f"cannot reach the Dask scheduler {scheduler}: {err}") from None
     with client:
@@ -191,11 +175,11 @@ def sweep(chapter_id: str, profile: str | None, pairs: list[tuple[str, str]] | N
               file=sys.stderr)
         futures = {}
         for pt in points:
-            fut = client.submit(run_point, chapter_id, pt["profile"], pt["params"], str(out / pt["run"]), pin,
+            fut = client.submit(run_point, chapter_id, pt["profile"], pt["raw"], str(out / pt["run"]), pin,
                                 key=f"starconn-{chapter_id}-{pt['run']}-{time.time_ns()}", pure=False)
             futures[fut] = pt
         records = {}
-        for fut in as_completed(futures):
+        for fut in distributed.as_completed(futures):
             pt = futures[fut]
             try:
                 res = fut.result()
@@ -224,7 +208,3 @@ def main(args: argparse.Namespace) -> int:
     print(table(args.chapter, records))
     print(f"wrote {Path(out).expanduser().resolve() / 'sweep.json'}")
     return 0 if all(r["status"] == "ok" for r in records) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1]))

@@ -10,7 +10,8 @@ import importlib
 import time
 import pkgutil
 
-from ..params import Chapter, ParamError
+from ..errors import ParamError
+from ..params import Chapter
 
 PARTS = (
     "Introduction",

@@ -2,11 +2,9 @@
 VGG16 on MNIST and CIFAR-10)."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ..params import Chapter, Param
-from .practical import PAPER_LAM, TABLE1, TABLE2, TRAIN_PARAMS, _defaults
+from ..protocol import Rule, choice, layered
+from .practical import CONV_LAM, TABLE1, TABLE2, TRAIN_PARAMS, chapter_protocol, fnn_sized
 
 # Weight matching handles chains of Linear / Conv + BatchNorm layers; the ResNets' skip connections
 # tie permutations across layers (``baselines.permutation_spec`` refuses them), so they are not offered.
@@ -25,38 +23,35 @@ PAPER = {
     for s in SETTINGS
 }
 
-_PARAMS = tuple(Param("setting", str, "network and dataset (weight matching: chains of Linear / Conv + BatchNorm "
-                      "layers, not the ResNets)", choices=SETTINGS) if p.name == "setting" else p
-                for p in TRAIN_PARAMS) + (
+PARAMS = tuple(Param("setting", str, "network and dataset (weight matching: chains of Linear / Conv + BatchNorm "
+                     "layers, not the ResNets)", choices=SETTINGS) if p.name == "setting" else p
+               for p in TRAIN_PARAMS) + (
     Param("lam", float, "penalty weight λ of ‖θ−θ_i‖² in the paper's center search (fold-line)", low=0.0),
     Param("bezier_epochs", int, "epochs of the Bezier control point's training", low=1),
     Param("bezier_lr", float, "Adam learning rate of the Bezier control point", low=1e-6, high=1.0),
     Param("star_epochs", int, "epochs of the Beta-t star model's training", low=1),
     Param("star_lr", float, "Adam learning rate of the Beta-t star model", low=1e-6, high=1.0),
-    Param("star_beta", list, "(a, b) of the Beta distribution of t for the star model", low=1e-3),
+    Param("star_beta", list, "(a, b) of the Beta distribution of t for the star model", low=1e-3,
+          min_len=2, max_len=2),
 )
 
 # λ = the ngd-practical chapter's, so the pair's center is shared with it through the store.
-_EXTRA = {p: {"lam": 1e-3, "star_beta": [2.0, 2.0]} for p in ("smoke", "cpu", "paper")}
-_base = _defaults(_EXTRA)
-
-
-def defaults(profile: str, given: Mapping[str, Any]) -> dict:
-    """The Part III protocol of the setting, plus: every trained path gets the center search's
-    budget — as many epochs and the same Adam learning rate (the Bezier curve draws B_t values of
-    t per step, the star model B_r·B_t networks, as the center) — following ``center_epochs`` and
-    ``center_lr`` when they are given. λ follows ngd-practical (conv nets at ``paper``: its λ)."""
-    out = _base(profile, given)
-    if profile == "paper" and out["setting"] != "fnn-mnist":
-        out["lam"] = PAPER_LAM["ngd"]
-    epochs, lr = given.get("center_epochs", out["center_epochs"]), given.get("center_lr", out["center_lr"])
-    out.update(bezier_epochs=epochs, star_epochs=epochs, bezier_lr=lr, star_lr=lr)
-    return out
-
+SHARED = "ngd-practical's λ, so that the pair's center is shared with it through the store"
+BETA = {"star_beta": choice([2.0, 2.0], "beyond the paper: t ~ Beta(2, 2) for the star model")}
+# Every trained path gets the center search's budget: as many epochs and the same Adam learning
+# rate (the Bezier curve draws B_t values of t per step, the star model B_r·B_t networks, as the center).
+BUDGET = "every trained path gets the center search's budget"
+RULES = tuple(Rule(f"{path}_{knob}", f"center_{knob}", lambda v, knob=knob: v[f"center_{knob}"], "choice", BUDGET)
+              for path in ("bezier", "star") for knob in ("epochs", "lr"))
 
 CHAPTERS = [
     Chapter(
         "baselines", "Baselines: linear, aligned, Bezier and star paths beside the fold-line (FNN and VGG16)",
-        "Beyond the paper", _PARAMS, defaults, order=1, paper=PAPER,
+        "Beyond the paper", PARAMS,
+        chapter_protocol(
+            fnn=layered({"lam": choice(1e-3, SHARED), **BETA}, {}),
+            conv=layered({"lam": choice(1e-5, f"{SHARED}; {CONV_LAM}"), **BETA}, fnn_sized(lam=1e-3)),
+            settings=SETTINGS, rules=RULES),
+        order=1, paper=PAPER,
     ),
 ]

@@ -17,7 +17,8 @@ TWO_PL = Chapter(
     title="Two-piece linear paths between minima of deep linear networks",
     part=PART,
     order=1,
-    paper={"fold_poly_residual": 0.0},
+    paper={None: {"fold_poly_residual": 0.0}},
+    reproduces=("Theorem 16",),
     params=(
         Param("d", int, "input dimension d", low=1, high=64),
         Param("k", int, "output dimension k (y = Qx, Q ∈ R^{k×d})", low=1, high=64),
@@ -42,7 +43,8 @@ COUNTEREXAMPLE = Chapter(
     title="A pair of minima with no 2-PL center (Lemma 17)",
     part=PART,
     order=2,
-    paper={"best_integrated_risk_over_Ex2": 4 / 15},
+    paper={None: {"best_integrated_risk_over_Ex2": 4 / 15}},
+    reproduces=("Lemma 17",),
     params=(
         Param("m", int, "width m (the pair is a = w = 1/√m·(1, …, 1) and its negative; paper: 4)", low=2, high=64),
         Param("sigma2", float, "E x² of the scalar input", low=1e-6, high=1e6),
@@ -58,6 +60,7 @@ COUNTEREXAMPLE = Chapter(
             "paper": dict(restarts=1000, n_random=10000, n_t=201),
         },
         common=dict(m=4, sigma2=1.0, seed=0),
+        stated={"m": "Lemma 17: the pair of width 4"},
     ),
 )
 
@@ -66,7 +69,8 @@ STAR = Chapter(
     title="Star-shaped connectivity of deep linear networks (Theorem 18)",
     part=PART,
     order=3,
-    paper={"max_rel_poly_residual": 0.0},
+    paper={None: {"max_rel_poly_residual": 0.0}},
+    reproduces=("Theorem 18",),
     params=(
         Param("d", int, "input dimension d (scalar output, k = 1)", low=1, high=64),
         Param("depths", list, "depths L", low=2, high=8),
@@ -92,7 +96,7 @@ NGD = Chapter(
     title="Normalised geodesic distance against width (Fig 4)",
     part=PART,
     order=4,
-    paper={},
+    reproduces=("Fig 4",),
     params=(
         Param("widths", list, "widths m (input dimension d = m, L = 2, scalar output)", low=1, high=1024),
         Param("runs", int, "pairs of minima (and centers) per width", low=1),

@@ -27,7 +27,8 @@ MANIFOLD = Chapter(
         "cpu": dict(m=12, n_minima=150, n_off=150, n_pairs=200, n_t=5, n_samples=100_000),
         "paper": dict(m=12, n_minima=1000, n_off=1000, n_pairs=2000, n_t=9, n_samples=200_000),
     }, dict(M=4, d=6, p_zero=0.2, p_keep=0.8, seed=0)),
-    order=1, paper={"max_risk_minima": 0.0, "min_risk_off": "> 0", "lemma7_agreement": 1.0},
+    order=1, paper={None: {"max_risk_minima": 0.0, "min_risk_off": "> 0", "lemma7_agreement": 1.0}},
+    reproduces=("Theorem 6", "Lemma 7"),
 )
 
 PL = Chapter(
@@ -47,7 +48,7 @@ PL = Chapter(
         "paper": dict(Ms=[2, 3, 4, 5, 6], m_max=300, n_draws=20_000, widths_4pl=[7, 8, 12, 20, 40],
                       n_paths=200, n_samples=100_000),
     }, dict(M=4, d=6, seed=0)),
-    order=2, paper={"bound_violations": 0, "four_pl_max_risk": 0.0},
+    order=2, paper={None: {"bound_violations": 0, "four_pl_max_risk": 0.0}}, reproduces=("Theorem 8", "Theorem 9"),
 )
 
 STAR = Chapter(
@@ -65,7 +66,8 @@ STAR = Chapter(
         "cpu": dict(ks=[2, 3, 4], m_max=400, n_draws=3_000, n_stars=30, n_samples=20_000),
         "paper": dict(ks=[2, 3, 4, 5], m_max=2000, n_draws=20_000, n_stars=200, n_samples=100_000),
     }, dict(M=3, k_star=4, m_star=12, d=4, seed=0)),
-    order=3, paper={"bound_violations": 0, "star_max_risk": 0.0},
+    order=3, paper={None: {"bound_violations": 0, "star_max_risk": 0.0}},
+    reproduces=("Theorem 10", "Theorem 11", "Fig 2"),
 )
 
 TRAIN = (
@@ -96,8 +98,8 @@ NGD = Chapter(
         "paper": dict(widths=[8, 16, 32, 64, 128, 256, 512], n_pairs=5, n_train=5000, n_test=20000,
                       steps=20000, center_epochs=100),
     }, dict(M=4, d=4, lr_scale=4.0, batch_size=32, init_scale=1.0, center_lr=0.01, lam=0.01, B_t=3,
-            n_t=11, seed=0)),
-    order=4, paper={"ngd_decreasing": True},
+            n_t=11, seed=0), stated={"M": "Fig 3: M = 4"}),
+    order=4, paper={None: {"ngd_decreasing": True}}, reproduces=("Fig 3 (left)",),
 )
 
 SPARSITY = Chapter(
@@ -111,8 +113,9 @@ SPARSITY = Chapter(
         "smoke": dict(m=512, n_train=500, n_test=500, steps=300),
         "cpu": dict(m=512, n_train=2000, n_test=5000, steps=20000),
         "paper": dict(m=512, n_train=5000, n_test=20000, steps=50000),
-    }, dict(M=4, d=4, lr_scale=4.0, batch_size=32, init_scale=1.0, top=16, seed=0)),
-    order=5, paper={"sparse": True},
+    }, dict(M=4, d=4, lr_scale=4.0, batch_size=32, init_scale=1.0, top=16, seed=0),
+        stated={"m": "Fig 3 (right): m = 512", "M": "Fig 3 (right): M = 4", "d": "Fig 3 (right): d = 4"}),
+    order=5, paper={None: {"sparse": True}}, reproduces=("Fig 3 (right)",),
 )
 
 CHAPTERS = [MANIFOLD, PL, STAR, NGD, SPARSITY]

@@ -17,7 +17,8 @@ CHAPTERS = [
                   "empty: STARCONN_OUT and the repository's _build/results"),
             Param("include_builds", bool, "show the latest build result beside the committed paper-scale runs"),
         ),
-        table({p: {} for p in ("smoke", "cpu", "paper")}, common=dict(build_results="", include_builds=True)),
-        order=1, paper={},
+        table({p: {} for p in ("smoke", "cpu", "paper")}, common=dict(build_results="", include_builds=True),
+              reason="what the scorecard reads; no experiment"),
+        order=1,
     ),
 ]
