@@ -40,7 +40,7 @@ from . import config, executed, scorecard
 from .executed import Executions, Library
 from .profiles import CHAPTERS
 from .runner import InterpreterKernel
-from .store import key
+from .store import key, sha256_file
 
 ROOT = config.REPO_ROOT
 BOOK = ROOT / "book"
@@ -131,13 +131,12 @@ def chapter_inputs(chapter_id: str, profile: str, nb: nbformat.NotebookNode) -> 
     """The digests an execution of ``chapter_id`` at ``profile`` depends on, known before it runs."""
     cfg = dict(CHAPTERS[chapter_id].resolve(profile))
     inputs = {"notebook code": executed.code_digest(nb), "parameters": key(cfg), "software": key(environment()),
-              "committed results": executed.tree_digest(ROOT / "results")}
+              "committed results": executed.tree_digest(ROOT / "results", "**/*.json")}
     if chapter_id in READS_RESULTS:
         # what the scorecard reads in the chapter's kernel (STARCONN_OUT = results_dir(profile))
         others = [p for p in scorecard.result_files([results_dir(profile), BUILD / "results"])
                   if p.stem not in READS_RESULTS]
-        inputs["chapter results"] = key({str(p.relative_to(BUILD)) if BUILD in p.parents else str(p):
-                                         hashlib.sha256(p.read_bytes()).hexdigest() for p in others})
+        inputs["chapter results"] = key({str(p.relative_to(BUILD)): sha256_file(p) for p in others})
     return inputs
 
 

@@ -64,12 +64,13 @@ def code_digest(nb: nbformat.NotebookNode) -> str:
     return key({"cells": cells, "kernel": nb.metadata.get("kernelspec", {}).get("name")})
 
 
-def tree_digest(root: Path, exclude: tuple[str, ...] = ()) -> str:
-    """SHA-256 over the relative paths and contents of the files under ``root`` (small trees)."""
+def tree_digest(root: Path, pattern: str = "**/*") -> str:
+    """SHA-256 over the relative paths and contents of the files under ``root`` that match
+    ``pattern`` (small trees)."""
     root = Path(root)
     h = hashlib.sha256()
     if root.is_dir():
-        for p in sorted(q for q in root.rglob("*") if q.is_file() and q.name not in exclude):
+        for p in sorted(q for q in root.glob(pattern) if q.is_file()):
             h.update(f"{p.relative_to(root)}\0{sha256_file(p)}\n".encode())
     return h.hexdigest()[:20]
 

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import yaml
+from starconn import build
 
 REPO = Path(__file__).resolve().parents[2]
 # tags whose src/href the browser fetches by itself (an <a href> is only a link)
@@ -24,18 +24,7 @@ CSS_URL = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])((?:https?:)?//[^'")\s]
 
 def toc_pages(toc: Path = REPO / "_toc.yml") -> list[str]:
     """The HTML paths (relative to the site root) of every document in ``_toc.yml``, root first."""
-    data = yaml.safe_load(toc.read_text())
-    files = [data["root"]]
-
-    def walk(node):
-        for key in ("parts", "chapters", "sections"):
-            for item in node.get(key, []) or []:
-                if "file" in item:
-                    files.append(item["file"])
-                walk(item)
-
-    walk(data)
-    return [re.sub(r"\.(md|ipynb|rst)$", "", f) + ".html" for f in files]
+    return [f + ".html" for f in build.toc_files(toc)]
 
 
 def chapter_id(page: str) -> str:
