@@ -1,7 +1,7 @@
 """Fixtures for the browser test of the built book (``make site-test``).
 
-The test runs only when ``STARCONN_SITE`` names a built site (``_build/html``), so ``make unit``
-(``pytest tests``) skips it. The site is served over HTTP on 127.0.0.1 and opened through
+The browser tests run only when ``STARCONN_SITE`` names a built site (``_build/html``), so ``make
+unit`` (``pytest tests``) skips them (a ``STARCONN_SITE`` without a site stops the session). The site is served over HTTP on 127.0.0.1 and opened through
 Playwright in the system's Chromium (``$CHROMIUM``, Debian's ``chromium``, or one on ``PATH``) or,
 where there is none, Playwright's managed browser (``python -m playwright install chromium``);
 with neither, the session stops with one line saying what to install. Every request to another
@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import threading
 from pathlib import Path
 
+import chromium
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,17 +26,21 @@ def _site() -> Path | None:
     return Path(site).resolve() if site else None
 
 
+NEEDS_SITE = {"site", "base_url", "browser", "visit"}
+
+
 def pytest_collection_modifyitems(config, items):
     site = _site()
     if site is None:
         reason = "browser test of the built book: run `make site-test` (sets STARCONN_SITE=_build/html)"
-    elif not (site / "index.html").is_file():
-        reason = f"STARCONN_SITE={site} has no index.html: build the book first (make book PROFILE=smoke)"
+    elif not (site / "index.html").is_file():  # asked for a site that is not there: an error, not a skip
+        pytest.exit(f"STARCONN_SITE={site} has no index.html: build the book first (make book PROFILE=smoke)",
+                    returncode=1)
     else:
         return
     here = Path(__file__).parent
     for item in items:
-        if here in Path(item.fspath).parents:
+        if here in Path(item.fspath).parents and NEEDS_SITE & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
@@ -67,34 +71,6 @@ def base_url(site):
     server.server_close()
 
 
-NO_BROWSER = ("the browser test needs Chromium: install the system's (Debian/Ubuntu: apt-get install chromium; "
-              "or set CHROMIUM=/path/to/chrome) or Playwright's (python -m playwright install chromium)")
-
-
-def system_chromium() -> str | None:
-    """$CHROMIUM, Debian's chromium (the real binary, not the /usr/bin shell wrapper) or a Chromium
-    on PATH; None if there is none."""
-    for cand in (os.environ.get("CHROMIUM"), "/usr/lib/chromium/chromium", shutil.which("chromium"),
-                 shutil.which("chromium-browser"), shutil.which("google-chrome")):
-        if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
-            return cand
-    return None
-
-
-def launch(chromium, executable: str | None):
-    """Headless Chromium: ``executable`` (the system's), else Playwright's own managed browser;
-    with neither, stop the session with one line saying what to install."""
-    from playwright.sync_api import Error
-
-    try:
-        return chromium.launch(executable_path=executable, headless=True,
-                               args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-    except Error as err:
-        if executable is None and "Executable doesn't exist" in str(err):
-            pytest.exit(NO_BROWSER, returncode=1)
-        raise
-
-
 @pytest.fixture(scope="session")
 def browser():
     try:
@@ -102,7 +78,7 @@ def browser():
     except ImportError:
         pytest.exit("the browser test needs Playwright for Python: pip install playwright", returncode=1)
     with sync_playwright() as pw:
-        b = launch(pw.chromium, system_chromium())
+        b = chromium.launch(pw.chromium, chromium.system_chromium())
         yield b
         b.close()
 
