@@ -11,8 +11,9 @@ from torch.func import functional_call
 
 from starconn.center import CenterConfig, find_center, initial_center
 from starconn.data import batches
+from starconn.engine import lr_factor
 from starconn.models import FNN
-from starconn.train import _lr_factor, params_of
+from starconn.train import params_of
 
 from _common import Ctx, Row, compare, head, rel_diff
 
@@ -26,7 +27,7 @@ def center_loop(model, feet, data, cfg: CenterConfig) -> dict:
     model.to(device).train()
     opt = torch.optim.Adam(list(theta.values()), lr=cfg.lr)
     steps = math.ceil(data.n_train / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(cfg.schedule, cfg.epochs * steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg.schedule, cfg.epochs * steps))
     gen = torch.Generator().manual_seed(cfg.seed)
     r = len(feet)
     for _ in range(cfg.epochs):

@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from starconn.data import batches
+from starconn.engine import lr_factor
 from starconn.models import FNN
-from starconn.train import TrainConfig, _lr_factor, params_of, train_minima
+from starconn.train import TrainConfig, params_of, train_minima
 
 from _common import Ctx, Row, compare, head, rel_diff
 
@@ -30,7 +31,7 @@ def plain_training(seed: int, data, cfg: TrainConfig) -> dict:
     model = make(seed).to(data.train_x.device).train()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     steps = math.ceil(data.n_train / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(cfg.schedule, cfg.epochs * steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg.schedule, cfg.epochs * steps))
     gen = torch.Generator().manual_seed(seed)
     for _ in range(cfg.epochs):
         for idx in batches(data.n_train, cfg.batch_size, gen, data.train_x.device):

@@ -4,7 +4,8 @@ Usage: python scripts/pack-cifar10.py SRC (folder or cifar10-jpeg.tar) DEST_DIR"
 import sys
 from pathlib import Path
 
-from starconn.data import CIFAR10_JPEG_PACK, pack_jpeg
+from starconn.data import CIFAR10_JPEG_PACK
+from starconn.jpegs import pack_jpeg
 
 src, dest = Path(sys.argv[1]), Path(sys.argv[2])
 dest.mkdir(parents=True, exist_ok=True)

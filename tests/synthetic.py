@@ -1,5 +1,6 @@
 """Synthetic datasets and helpers shared by the tests (a module, not conftest: tests/site has its own conftest)."""
 import torch
+from torch import nn
 
 from starconn.data import Dataset
 
@@ -11,6 +12,15 @@ def blobs(n: int = 600, d: int = 10, classes: int = 3, seed: int = 0) -> Dataset
     y = torch.randint(classes, (2 * n,), generator=g)
     x = means[y] + torch.randn(2 * n, d, generator=g)
     return Dataset("blobs", x[:n], y[:n], x[n:], y[n:], source="synthetic blobs", num_classes=classes)
+
+
+def mlp(seed: int, sizes: tuple[int, ...] = (10, 32, 24, 16, 3)) -> nn.Sequential:
+    """A seeded ReLU network of Linear layers of the given sizes."""
+    torch.manual_seed(seed)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers += [nn.Linear(a, b)] + ([nn.ReLU()] if i < len(sizes) - 2 else [])
+    return nn.Sequential(*layers)
 
 
 class Interrupted(Exception):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from starconn import data
+from starconn import data, jpegs
 
 COLORS = {"bird": (200, 30, 30), "cat": (30, 30, 200)}  # sorted: bird -> 0, cat -> 1
 
@@ -36,8 +36,8 @@ def test_jpeg_tar_labels_shape_normalisation_and_cache(tmp_path, monkeypatch):
     root = make_tar(tmp_path / "data")
     root.chmod(0o555)  # read-only data directory: nothing is written there, no download is tried
     calls = []
-    decode = data._decode_jpeg
-    monkeypatch.setattr(data, "_decode_jpeg", lambda b: calls.append(1) or decode(b))
+    decode = jpegs.decode_jpeg
+    monkeypatch.setattr(jpegs, "decode_jpeg", lambda b: calls.append(1) or decode(b))
     try:
         ds = data.cifar10(root=root)
         assert len(calls) == 10
@@ -95,7 +95,7 @@ def test_pack_is_lossless_compact_and_checked(tmp_path):
     pack_root = tmp_path / "pack"
     pack_root.mkdir()
     pack = pack_root / data.CIFAR10_JPEG_PACK
-    info = data.pack_jpeg(tar_root / data.CIFAR10_JPEG_TAR, pack)
+    info = jpegs.pack_jpeg(tar_root / data.CIFAR10_JPEG_TAR, pack)
     assert info["images"] == 10 and info["headers"] == 1  # one encoder: one shared header
     assert info["bytes"] < (tar_root / data.CIFAR10_JPEG_TAR).stat().st_size / 2
     a, b = data.cifar10(root=tar_root), data.cifar10(root=pack_root)
@@ -109,3 +109,19 @@ def test_pack_is_lossless_compact_and_checked(tmp_path):
     (broken / data.CIFAR10_JPEG_PACK).write_bytes(bytes(raw))
     with pytest.raises(data.DataError, match="truncated or corrupted"):
         data.cifar10(root=broken)
+
+
+def test_identity_names_the_examples_used(tmp_path):
+    tar_root = make_tar(tmp_path / "tar")
+    pack_root = tmp_path / "pack"
+    pack_root.mkdir()
+    jpegs.pack_jpeg(tar_root / data.CIFAR10_JPEG_TAR, pack_root / data.CIFAR10_JPEG_PACK)
+    full, packed = data.cifar10(root=tar_root), data.cifar10(root=pack_root)
+    assert full.identity == packed.identity  # the same pixels (a lossless repack): the same key
+    assert full.identity["origin"].startswith("CIFAR-10 JPEG copy") and full.identity["n_train"] == 6
+    assert data.cifar10(root=tar_root, n_train=4).identity != full.identity  # fewer examples
+    assert data.cifar10(root=tar_root, n_test=2).identity == full.identity  # test examples: not in the key
+    assert data.cifar10(root=tar_root, n_test=2).test_identity != full.test_identity
+    other = make_tar(tmp_path / "other", n_train=4)  # other images, the same number used
+    assert data.cifar10(root=other, n_train=6).identity["sha256"] != full.identity["sha256"]
+

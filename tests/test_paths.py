@@ -68,3 +68,14 @@ def test_fold_curve_joins_two_spokes():
     assert f.s == [0, 0.5, 1, 1.5, 2]
     assert f.loss == [0.1, 0.2, 0.3, 0.5, 0.4]
     assert f.loss_barrier == 0.5 and f.acc_barrier == 95
+
+
+def test_importing_plots_changes_no_figure_style_until_asked():
+    import subprocess
+    import sys
+
+    code = ("import matplotlib as mpl; before = dict(mpl.rcParams); from starconn import plots; "
+            "assert dict(mpl.rcParams) == before, 'import changed the style'; plots.use_style(); "
+            "assert mpl.rcParams['axes.grid'] and dict(mpl.rcParams) != before")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]

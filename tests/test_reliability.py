@@ -27,9 +27,9 @@ from safetensors.torch import load_file, save_file
 import starconn
 from starconn import cli, config, data, practical, results
 from starconn.data import DataError, Dataset
+from starconn.engine import TrainingDiverged
 from starconn.params import ParamError
 from starconn.store import Store
-from starconn.train import TrainingDiverged
 
 # ---------------------------------------------------------------- a tiny Part III run
 OVERRIDES = dict(setting="fnn-mnist", width=0.02, n_train=200, n_test=100, epochs=3, batch_size=50, ensemble=1,
@@ -278,7 +278,7 @@ def test_diverged_center_search_is_never_stored(tmp_path):
     s = tiny_setup(tmp_path / "store", n_minima=2)
     minima = practical.get_minima(s, [0, 1])
     s.data.train_x[3] = math.nan
-    with pytest.raises(TrainingDiverged, match="center search diverged"):
+    with pytest.raises(TrainingDiverged, match=r"center search: seed 0 diverged: training loss nan at step \d+ "):
         practical.get_center(s, [p for p, _ in minima], [practical.minimum_key(s, sd) for sd in (0, 1)], 0.0)
     assert entries(tmp_path / "store", "center") == {} and len(entries(tmp_path / "store", "minimum")) == 2
 
@@ -293,6 +293,58 @@ def test_minimum_that_misses_its_target_is_flagged_in_the_store(tmp_path):
     s2 = tiny_setup(tmp_path / "store2", target_loss=10.0)  # reached in the first epoch
     (_, info2), = practical.get_minima(s2, [0])
     assert info2["reached_target"] is True and info2["epochs"] == 1
+
+
+# ---------------------------------------------------------------- store keys name the data
+def with_data(s: practical.Setup, **change) -> practical.Setup:
+    """``s`` with its dataset changed (``Dataset`` fields; ``n_train`` keeps the first examples)."""
+    d = s.data
+    n = change.pop("n_train", d.n_train)
+    fields = dict(name=d.name, train_x=d.train_x[:n], train_y=d.train_y[:n], test_x=d.test_x, test_y=d.test_y,
+                  source=d.source, origin=d.origin, digests=d.digests)
+    cfg = starconn.CHAPTERS["star-barriers"].resolve("smoke", **{**OVERRIDES, "n_train": n})
+    return practical.Setup(cfg, Dataset(**{**fields, **change}), s.model_name, s.device, s.store)
+
+
+@pytest.mark.parametrize("change", ["source", "examples", "n_train"])
+def test_a_stored_minimum_or_center_is_never_returned_for_other_data(tmp_path, change):
+    s = tiny_setup(tmp_path / "store", n_minima=2)
+    minima = practical.get_minima(s, [0, 1])
+    practical.get_center(s, [p for p, _ in minima], [practical.minimum_key(s, sd) for sd in (0, 1)], 0.0)
+    other = tiny_data(seed=1)
+    t = {"source": dict(origin="the same examples from another copy"),  # e.g. CIFAR-10 batches vs the JPEG copy
+         "examples": dict(train_x=other.train_x, train_y=other.train_y),  # same count, other examples
+         "n_train": dict(n_train=100)}[change]
+    s2 = with_data(s, **t)
+    assert s2.data.identity != s.data.identity
+    for sd in (0, 1):
+        assert s.store.load("minimum", practical.minimum_key(s2, sd)) is None
+    minima2 = practical.get_minima(s2, [0, 1])  # trained anew, on the other data
+    assert len(entries(tmp_path / "store", "minimum")) == 4
+    if change != "source":  # the same examples give the same minimum, but it was trained again
+        assert not torch.equal(minima2[0][0]["net.1.weight"], minima[0][0]["net.1.weight"])
+    practical.get_center(s2, [p for p, _ in minima2], [practical.minimum_key(s2, sd) for sd in (0, 1)], 0.0)
+    assert len(entries(tmp_path / "store", "center")) == 2
+    # and the original data still finds its own entries
+    assert s.store.load("minimum", practical.minimum_key(s, 0)) is not None
+
+
+def test_stored_test_metrics_are_measured_again_on_other_test_examples(tmp_path):
+    s = tiny_setup(tmp_path / "store", n_minima=2)
+    minima = practical.get_minima(s, [0, 1])
+    center, cinfo = practical.get_center(s, [p for p, _ in minima], [practical.minimum_key(s, sd) for sd in (0, 1)], 0.0)
+    assert minima[0][1]["test_data"]["n_test"] == cinfo["test_data"]["n_test"] == 100
+    fewer = with_data(s, test_x=s.data.test_x[:40], test_y=s.data.test_y[:40])  # the key does not change
+    assert practical.minimum_key(fewer, 0) == practical.minimum_key(s, 0)
+    (p, info), _ = practical.get_minima(fewer, [0, 1])
+    assert torch.equal(p["net.1.weight"], minima[0][0]["net.1.weight"])  # loaded, not trained again
+    assert info["test_data"]["n_test"] == 40 and info["test_acc"] == fewer.evaluator("test").single(p)[1]
+    _, cinfo2 = practical.get_center(fewer, [p for p, _ in minima], [practical.minimum_key(s, sd) for sd in (0, 1)], 0.0)
+    assert cinfo2["test_acc"] == fewer.evaluator("test").single(center)[1] and cinfo2["test_data"]["n_test"] == 40
+    assert len(entries(tmp_path / "store", "center")) == 1  # the same center
+    # back on the full test set: the stored metrics again
+    (_, again), _ = practical.get_minima(s, [0, 1])
+    assert again["test_acc"] == minima[0][1]["test_acc"]
 
 
 # ---------------------------------------------------------------- concurrent runs on one store
@@ -390,6 +442,19 @@ def test_bad_mnist_file_names_the_file_and_what_was_expected(tmp_path, how, word
     assert str(root / "MNIST" / "raw" / "train-labels-idx1-ubyte") in msg
     for w in words:
         assert w in msg, msg
+
+
+def test_printed_paths_name_no_directory_of_the_building_machine(tmp_path, monkeypatch):
+    root = mnist_copy(tmp_path)
+    monkeypatch.setenv("STARCONN_DATA", str(root))
+    ds = data.mnist(n_train=100, n_test=100)
+    assert ds.source == "MNIST raw IDX files via torchvision.datasets.MNIST ($STARCONN_DATA/MNIST/raw)"
+    assert config.shown(config.cache_dir() / "center" / "k.json") == "$STARCONN_CACHE/center/k.json"
+    assert config.shown(config.REPO_ROOT / "book" / "intro.md") == "book/intro.md"
+    assert config.shown("/elsewhere/f") == "/elsewhere/f"  # outside every known directory: as it is
+    (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DataError, match=r"MNIST file missing: \$STARCONN_DATA/MNIST/raw/t10k-labels-idx1-ubyte\."):
+        data._check_mnist(root / "MNIST" / "raw")  # (the loader would try a download first)
 
 
 def test_mnist_loader_checks_and_only_reads_the_data_directory(tmp_path):

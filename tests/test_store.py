@@ -215,3 +215,32 @@ def test_failed_checkpoint_write_is_reported_and_the_run_goes_on(tmp_path, monke
     with pytest.warns(UserWarning, match="could not write checkpoint .*disk full.*continuing without checkpoints"):
         ck.save({"w": torch.ones(3)}, {"epoch": 1})
     assert ck.saves == 0 and not ck.due() and not ck.path.exists()
+
+
+# ---------------------------------------------------------------- schema
+def test_an_entry_of_an_older_schema_is_not_returned_and_is_reported(tmp_path, monkeypatch):
+    import hashlib
+
+    from starconn import store
+
+    def key_v1(cfg):  # keys as schema 1 made them: the configuration alone
+        blob = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+    cfg = {"setting": "fnn-mnist", "seed": 0}
+    with monkeypatch.context() as m:  # an entry as schema 1 wrote it (no "schema" in its record)
+        m.setattr(store, "key", key_v1)
+        Store(tmp_path).save("minimum", cfg, {"w": torch.ones(3)}, {"train_acc": 100.0})
+    j = next((tmp_path / "minimum").glob("*.json"))
+    record = json.loads(j.read_text())
+    del record["schema"]
+    j.write_text(json.dumps(record))
+    with pytest.warns(UserWarning, match=r"1 entries in .*minimum were written under another schema \(1 of schema 1; "
+                                         r"this is schema 2\) and are ignored"):
+        assert Store(tmp_path).load("minimum", cfg) is None
+    t, _ = Store(tmp_path).get_or_compute("minimum", cfg, lambda: ({"w": torch.zeros(3)}, {}))
+    assert torch.equal(t["w"], torch.zeros(3))  # computed again, stored beside the old entry
+    assert json.loads(next(p for p in (tmp_path / "minimum").glob("*.json") if p != j).read_text())["schema"] == 2
+    # an entry of the current schema whose key happens to be asked for under another schema is not found either
+    monkeypatch.setattr(store, "SCHEMA", 3)
+    assert Store(tmp_path).load("minimum", cfg) is None

@@ -2,10 +2,10 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from starconn.train import TrainConfig, TrainingDiverged, train_minima
+from starconn.engine import TrainingDiverged
+from starconn.train import TrainConfig, train_minima
 from synthetic import Interrupted, interrupt_after
 
 

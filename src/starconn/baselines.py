@@ -3,18 +3,19 @@
 For one pair of minima θ1, θ2 (from the store, shared with the other Part III chapters):
 
 * the straight line θ1 → θ2;
-* the straight line θ1 → π(θ2) after *weight matching* (Ainsworth et al. 2023, Git Re-Basin): the
-  hidden units of θ2 are permuted, layer by layer with ``scipy.optimize.linear_sum_assignment``,
-  to maximise ⟨θ1, π(θ2)⟩, sweeping over the layers until no permutation changes; π(θ2) computes
-  the same function as θ2. Fully connected networks and chains of Conv + BatchNorm layers (VGG16)
-  share one algorithm (:func:`permutation_spec`); residual networks are refused;
+* the straight line θ1 → π(θ2) after *weight matching* (Ainsworth et al. 2023, Git Re-Basin;
+  ``starconn.matching``): the hidden units of θ2 are permuted, layer by layer with
+  ``scipy.optimize.linear_sum_assignment``, to maximise ⟨θ1, π(θ2)⟩, sweeping over the layers
+  until no permutation changes; π(θ2) computes the same function as θ2. Fully connected networks
+  and chains of Conv + BatchNorm layers (VGG16) share one algorithm; residual networks are refused;
 * a quadratic Bezier curve θ(t) = (1−t)²θ1 + 2t(1−t)θc + t²θ2 whose control point θc minimises
   E_{t~U[0,1]} L(θ(t)) (Garipov et al. 2018);
 * the paper's fold-line θ1 → θ* → θ2 through a center (``starconn.practical.get_center``);
 * the fold-line through a *star model* trained from a fresh initialisation on
   E_i E_{t~Beta(a,b)} L((1−t)θi + tθs) (Sonthalia et al. 2024). ``center.find_center`` draws
-  t ~ U[0,1] only, so the Bezier curve and the star model share :func:`fit`, a small Adam loop
-  over any family of points that depends on free parameters.
+  t ~ U[0,1] only, so the Bezier curve and the star model share :class:`PointsFit`, the engine's
+  problem of training any family of points that depends on free parameters (with the center
+  search's schedule, bf16 autocast, checkpoints and divergence report: ``starconn.engine``).
 
 Networks with BatchNorm have their statistics recomputed on the training set at every evaluated
 point of every path (``paths.Evaluator``); the stored minima are parameter dicts without buffers.
@@ -24,217 +25,24 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linear_sum_assignment
 from torch import nn
-from torch.func import functional_call, vmap
+from torch.func import vmap
 from tqdm import tqdm
 
-from . import paths
+from . import paths, practical
 from .data import Dataset, batches
+from .engine import Problem, Step, digest, network_loss, optimise
+from .matching import align, permutation_spec
 from .paths import Curve, Params
-from .train import TrainingDiverged, _lr_factor, params_of
-
-# ---------------------------------------------------------------------------------------------
-# Weight matching
-#
-# A permutation specification says which axes of which tensors each permutation of hidden units
-# acts on (as in Git Re-Basin's ``PermutationSpec``). It is derived from the parameters of a
-# *chain* of layers — Linear or Conv layers, each with its bias and an optional per-channel
-# normalisation (BatchNorm) after it, each layer reading the previous layer's output — so the
-# fully connected network and VGG16 share one algorithm: permutation l reorders the output units
-# (channels) of layer l, i.e. axis 0 of its weight, its bias and the normalisation's tensors, and
-# axis 1 (input units / channels) of layer l + 1's weight. The last layer's outputs are the
-# network's and stay in place.
-
-
-@dataclass(frozen=True)
-class PermSpec:
-    """For every tensor, per axis, the index of the permutation acting on it (None: none);
-    ``sizes[i]``: the number of units permutation i reorders."""
-
-    axes: dict[str, tuple[int | None, ...]]
-    sizes: tuple[int, ...]
-
-    def acting(self, i: int) -> list[tuple[str, int]]:
-        """The (tensor, axis) pairs permutation ``i`` acts on."""
-        return [(k, d) for k, ax in self.axes.items() for d, j in enumerate(ax) if j == i]
-
-
-def _describe(p: Params) -> str:
-    return ", ".join(f"{k} {tuple(v.shape)}" for k, v in p.items())
-
-
-def chain_spec(p: Params) -> PermSpec:
-    """The permutation specification of a chain of Linear / Conv layers, read from the names and
-    shapes of its parameters (in the dict's order, the layers' order).
-
-    Tensors are grouped by module (the name up to its last dot). A module with one tensor of ≥ 2
-    dimensions (its ``weight``: Linear (out, in), Conv (out, in, k…)) is a layer, whose other
-    tensors are 1-D of its output size (bias) or scalars; a module with only 1-D tensors (and
-    scalars: BatchNorm's weight, bias and, if present, running statistics) is a per-channel layer
-    acting on the previous layer's outputs. Raises ``ValueError`` unless every layer's input size
-    is the previous layer's output size."""
-    def bad(why: str) -> ValueError:
-        return ValueError(f"weight matching needs a chain of Linear/Conv layers (each with its bias and an optional "
-                          f"per-channel BatchNorm, each reading the previous layer's output): {why}; got parameters "
-                          f"{_describe(p)}")
-
-    groups: dict[str, list[str]] = {}
-    for k in p:
-        groups.setdefault(k.rpartition(".")[0], []).append(k)
-    layers: list[list[str]] = []  # per layer: its weight, then every tensor on its output axis
-    outs: list[int] = []
-    for module, names in groups.items():
-        big = [k for k in names if p[k].dim() >= 2]
-        if big:
-            w = big[0]
-            if len(big) > 1 or not w.endswith("weight"):
-                raise bad(f"module {module!r} has several multi-dimensional tensors")
-            if layers and p[w].shape[1] != outs[-1]:
-                raise bad(f"{w} reads {p[w].shape[1]} inputs but the previous layer has {outs[-1]} outputs")
-            layers.append([w])
-            outs.append(p[w].shape[0])
-        elif not layers:
-            raise bad(f"module {module!r} ({', '.join(names)}) comes before the first layer")
-        for k in names:
-            if k == layers[-1][0]:
-                continue
-            if p[k].dim() > 1 or (p[k].dim() == 1 and p[k].shape[0] != outs[-1]):
-                raise bad(f"{k} {tuple(p[k].shape)} is not per-channel for {outs[-1]} channels")
-            layers[-1].append(k)
-    if len(layers) < 2:
-        raise bad("fewer than two layers, no hidden units to permute")
-    axes: dict[str, tuple[int | None, ...]] = {}
-    last = len(layers) - 1
-    for l, names in enumerate(layers):
-        w, rest = names[0], names[1:]
-        out_perm = l if l < last else None
-        axes[w] = (out_perm, l - 1 if l > 0 else None) + (None,) * (p[w].dim() - 2)
-        for k in rest:
-            axes[k] = (out_perm,) * p[k].dim()
-    return PermSpec({k: axes[k] for k in p}, tuple(outs[:-1]))
-
-
-def permutation_spec(model: nn.Module, p: Params | None = None, name: str | None = None) -> PermSpec:
-    """The permutation specification of ``model``'s tensors ``p`` (default: its parameters), after
-    checking, from the model's traced computation (``torch.fx``), that the network *is* a chain:
-    every intermediate result feeds exactly one operation, and the layers with parameters are
-    Linear, ungrouped Conv, BatchNorm or LayerNorm. Residual networks (ResNets) fail this — a skip
-    connection ties the permutations of every layer it joins — and raise ``ValueError`` naming
-    ``name`` (default: the model's class)."""
-    from torch import fx
-
-    name = name or type(model).__name__
-    p = p if p is not None else {k: v.detach() for k, v in model.named_parameters()}
-
-    class Leaves(fx.Tracer):
-        def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-            return next(m.children(), None) is None
-
-    def bad(why: str) -> ValueError:
-        return ValueError(f"weight matching: {name} is not supported ({why}); it handles chains of Linear/Conv "
-                          "layers with BatchNorm (the FNN, VGG16), not residual networks such as the ResNets")
-
-    try:
-        graph = Leaves().trace(model)
-    except Exception as err:  # any tracing failure means: not a plain chain
-        raise bad(f"its forward pass cannot be traced: {err}") from err
-    order = []
-    modules = dict(model.named_modules())
-    allowed = (nn.Linear, nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm, nn.LayerNorm)
-    for node in graph.nodes:
-        if node.op not in ("placeholder", "output") and len(node.users) != 1:
-            users = ", ".join(u.name for u in node.users) or "nothing"
-            raise bad(f"the result of `{node.name}` feeds {len(node.users)} operations ({users}): "
-                      "a residual connection or a branch, whose permutations are tied")
-        if len([a for a in node.all_input_nodes if a.op != "get_attr"]) > 1:
-            raise bad(f"`{node.name}` combines several intermediate results (a residual connection)")
-        if node.op == "get_attr":
-            raise bad(f"`{node.target}` is used outside a layer")
-        if node.op == "call_module":
-            m = modules[node.target]
-            if any(True for _ in m.parameters(recurse=False)):
-                if not isinstance(m, allowed) or getattr(m, "groups", 1) != 1:
-                    raise bad(f"layer `{node.target}` ({type(m).__name__}) mixes channels in a way a permutation "
-                              "of whole channels does not follow")
-                order.append(node.target)
-    prefixes = {k.rpartition(".")[0] for k in p}
-    unused = prefixes - set(order)
-    if unused:
-        raise bad(f"tensors of {sorted(unused)} belong to no layer of the traced computation")
-    ordered = {k: p[k] for m in order for k in p if k.rpartition(".")[0] == m}
-    spec = chain_spec(ordered)
-    return PermSpec({k: spec.axes[k] for k in p}, spec.sizes)
-
-
-def _apply(t: torch.Tensor, ax: tuple[int | None, ...], perms: list[torch.Tensor], skip: int | None = None):
-    for d, j in enumerate(ax):
-        if j is not None and j != skip:
-            t = t.index_select(d, perms[j].to(t.device))
-    return t
-
-
-def permute(p: Params, perms: list[torch.Tensor], spec: PermSpec | None = None) -> Params:
-    """θ with the hidden units (channels) of layer l reordered by ``perms[l]`` (unit i of the result
-    is unit ``perms[l][i]`` of θ); the network computes the same function. ``spec``: which axes
-    each permutation acts on (default: :func:`chain_spec` of θ)."""
-    spec = spec or chain_spec(p)
-    if len(perms) != len(spec.sizes):
-        raise ValueError(f"perms: need one permutation per hidden layer ({len(spec.sizes)}); got {len(perms)}")
-    for i, (q, n) in enumerate(zip(perms, spec.sizes)):
-        if q.shape != (n,) or not torch.equal(torch.sort(q.cpu()).values, torch.arange(n)):
-            raise ValueError(f"perms: entry {i} must be a permutation of {n} units; got shape {tuple(q.shape)}")
-    return {k: _apply(v, spec.axes[k], perms) for k, v in p.items()}
-
-
-def weight_matching(a: Params, b: Params, max_sweeps: int = 100, seed: int = 0,
-                    spec: PermSpec | None = None) -> tuple[list[torch.Tensor], dict]:
-    """Permutations π of θb's hidden units that (locally) maximise ⟨θa, π(θb)⟩, hence minimise
-    ‖θa − π(θb)‖ (Git Re-Basin's weight matching). For one permutation, with the others fixed,
-    ⟨θa, π(θb)⟩ is Σ_ij C[i, j]·[π maps unit j to i] + const with C = Σ over every tensor axis it
-    acts on (weights — conv kernels flattened —, biases, BatchNorm tensors, the next layer's
-    incoming weights) of A_axis B_axisᵀ; ``linear_sum_assignment`` maximises it. Each step is kept
-    only if it raises the inner product, so ‖θa − π(θb)‖ never increases, and the sweeps (over the
-    permutations in random order) end when none changes."""
-    spec = spec or chain_spec(a)
-    A = {k: v.detach().double().cpu() for k, v in a.items()}
-    B = {k: v.detach().double().cpu() for k, v in b.items()}
-    perms = [torch.arange(n) for n in spec.sizes]
-    acting = [spec.acting(i) for i in range(len(perms))]
-    rng = np.random.default_rng(seed)
-    for sweep in range(1, max_sweeps + 1):
-        changed = False
-        for i in rng.permutation(len(perms)):
-            n = spec.sizes[i]
-            C = torch.zeros(n, n, dtype=torch.float64)  # C[u, v]: unit u of θa against unit v of θb
-            for k, d in acting[i]:
-                Wa = A[k].movedim(d, 0).reshape(n, -1)
-                Wb = _apply(B[k], spec.axes[k], perms, skip=i).movedim(d, 0).reshape(n, -1)
-                C += Wa @ Wb.T
-            _, cols = linear_sum_assignment(C.numpy(), maximize=True)
-            rows = torch.arange(n)
-            gain = float(C[rows, torch.as_tensor(cols)].sum() - C[rows, perms[i]].sum())
-            if gain > 1e-12 * float(C.abs().sum()):
-                perms[i], changed = torch.as_tensor(cols), True
-        if not changed:
-            break
-    device = next(iter(b.values())).device
-    return [q.to(device) for q in perms], {"sweeps": sweep}
-
-
-def align(a: Params, b: Params, seed: int = 0, spec: PermSpec | None = None) -> tuple[Params, dict]:
-    """π(θb), θb with its hidden units permuted to match θa; ``info`` has the sweeps and wall time."""
-    t0 = time.time()
-    spec = spec or chain_spec(a)
-    perms, info = weight_matching(a, b, seed=seed, spec=spec)
-    return permute(b, perms, spec), {**info, "wall_s": time.time() - t0, "grad_evals": 0}
-
+from .store import Checkpoint, key
+from .train import params_of
 
 # ---------------------------------------------------------------------------------------------
 # Bezier curve
@@ -266,71 +74,101 @@ def bezier_length(a: Params, c: Params, b: Params, n: int = 10001) -> float:
 # Training a family of points: the Bezier control point, the star model
 
 
-def fit(
-    model: nn.Module,
-    data: Dataset,
-    free: Params,
-    points: Callable[[Params, np.random.Generator], Params],
-    epochs: int,
-    lr: float,
-    batch_size: int = 200,
-    schedule: str = "cosine",
-    seed: int = 0,
-    desc: str = "fit",
-    progress: bool = True,
-    loss_fn: Callable = F.cross_entropy,
-) -> tuple[Params, dict]:
+@dataclass(frozen=True)
+class FitConfig:
+    """How the free parameters of a family of points are trained (Adam, by ``engine.optimise``)."""
+
+    epochs: int
+    lr: float
+    batch_size: int = 200
+    schedule: str = "cosine"
+    seed: int = 0  # the minibatch order and every step's draws
+    amp: bool = False  # bf16 autocast (CUDA only)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class PointsFit(Problem):
     """Adam on the free parameters φ of a family of networks: each step ``points(φ, rng)`` returns
-    stacked networks (drawn at random, differentiable in φ) and the step lowers their mean loss on
-    one minibatch. ``info``: per-epoch mean objective, gradient evaluations (one network's
-    forward/backward on one minibatch) and wall seconds."""
-    t0 = time.time()
-    device = data.train_x.device
-    phi = {k: v.detach().to(device).clone().requires_grad_(True) for k, v in free.items()}
-    buffers = {k: v.to(device) for k, v in model.named_buffers()}
-    model.to(device).train()
-    loss_of = vmap(lambda p, x, y: loss_fn(functional_call(model, (p, buffers), (x,)), y),
-                   in_dims=(0, None, None), randomness="different")
-    opt = torch.optim.Adam(list(phi.values()), lr=lr)
-    steps = math.ceil(data.n_train / batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(schedule, epochs * steps))
-    gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
-    history, grad_evals = [], 0
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, file=sys.stderr, mininterval=1)
-    for epoch in bar:
-        total = torch.zeros((), device=device)
-        for idx in batches(data.n_train, batch_size, gen, device):
-            pts = points(phi, rng)
-            loss = loss_of(pts, data.train_x[idx], data.train_y[idx]).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.detach() * len(idx)
-            grad_evals += next(iter(pts.values())).shape[0]
-        history.append(float(total) / data.n_train)
-        if not math.isfinite(history[-1]):
-            raise TrainingDiverged(f"{desc} diverged (objective {history[-1]}) in epoch {epoch + 1}")
-        bar.set_postfix(loss=f"{history[-1]:.3e}")
-    bar.close()
-    return {k: v.detach() for k, v in phi.items()}, {"objective": history, "grad_evals": grad_evals,
-                                                     "wall_s": time.time() - t0}
+    stacked networks (drawn with the numpy generator ``rng``, differentiable in φ) and its loss is
+    their mean loss on one minibatch. ``draws`` (JSON) says how the family is drawn and ``fixed``
+    holds the tensors it depends on; a checkpoint must match both. Records the epoch-mean objective
+    and the gradient evaluations (one network's forward/backward on one minibatch)."""
+
+    def __init__(self, what: str, desc: str, model: nn.Module, data: Dataset, start: Params,
+                 points: Callable[[Params, np.random.Generator], Params], cfg: FitConfig, draws: dict,
+                 fixed: list[Params], loss_fn: Callable = F.cross_entropy):
+        self.what, self.desc, self.activity = what, desc, f"training the {desc}"
+        self.data, self.start, self.points, self.cfg, self.draws, self.fixed = data, start, points, cfg, draws, fixed
+        self.seeds = [cfg.seed]
+        device = data.train_x.device
+        buffers = {k: v.to(device) for k, v in model.named_buffers()}
+        model.to(device).train()
+        net = network_loss(model, loss_fn, cfg.amp, device)
+        self.loss_of = vmap(lambda p, x, y: net(p, buffers, x, y), in_dims=(0, None, None), randomness="different")
+        self.gen, self.rng = torch.Generator().manual_seed(cfg.seed), np.random.default_rng(cfg.seed)
+        self.history: list[float] = []
+        self.grad_evals = 0
+
+    def init(self) -> Params:
+        return self.start
+
+    def identity(self) -> dict:
+        return {"draws": self.draws, "n_train": self.data.n_train, "fixed": digest(self.fixed)}
+
+    def generators(self) -> dict:
+        return {"batches": self.gen, "draws": self.rng}
+
+    def batches(self):
+        return batches(self.data.n_train, self.cfg.batch_size, self.gen, self.data.train_x.device)
+
+    def loss(self, phi: Params, idx: torch.Tensor) -> Step:
+        pts = self.points(phi, self.rng)
+        self.grad_evals += next(iter(pts.values())).shape[0]
+        return Step(self.loss_of(pts, self.data.train_x[idx], self.data.train_y[idx]).mean().reshape(1), len(idx))
+
+    def end_epoch(self, epoch: int, phi: Params, totals: dict[str, torch.Tensor]) -> bool:
+        self.history.append(float(totals["loss"]) / self.data.n_train)
+        return False
+
+    def postfix(self) -> dict:
+        return {"loss": f"{self.history[-1]:.3e}"}
+
+    def state(self) -> tuple[Params, dict]:
+        return {}, {"objective": self.history, "grad_evals": self.grad_evals}
+
+    def restore(self, tensors: Params, meta: dict) -> None:
+        self.history, self.grad_evals = list(meta["objective"]), int(meta["grad_evals"])
+
+    def result(self, phi: Params, wall_s: float) -> tuple[Params, dict]:
+        return phi, {"objective": self.history, "grad_evals": self.grad_evals, "wall_s": wall_s}
 
 
 def fit_bezier(model: nn.Module, a: Params, b: Params, data: Dataset, epochs: int, lr: float, n_t: int = 1,
-               **kw) -> tuple[Params, dict]:
+               batch_size: int = 200, schedule: str = "cosine", seed: int = 0, amp: bool = False,
+               progress: bool = True, loss_fn: Callable = F.cross_entropy,
+               checkpoint: Checkpoint | None = None) -> tuple[Params, dict]:
     """The control point θc of a Bezier curve θa → θb minimising E_{t~U[0,1]} L(θ(t)) (Garipov et
-    al. 2018), ``n_t`` values of t per minibatch, starting from the midpoint (the straight line)."""
+    al. 2018), ``n_t`` values of t per minibatch, starting from the midpoint (the straight line).
+    ``info``: per-epoch mean objective, gradient evaluations and wall seconds (including runs
+    before a resume from ``checkpoint``)."""
     mid = {k: (a[k] + b[k]) / 2 for k in a}
     dev = data.train_x.device
-    return fit(model, data, mid, lambda c, rng: bezier(a, c, b, torch.from_numpy(rng.random(n_t)).to(dev)),
-               epochs, lr, desc="bezier", **kw)
+    cfg = FitConfig(epochs, lr, batch_size, schedule, seed, amp)
+    problem = PointsFit("bezier", "Bezier control point", model, data, mid,
+                        lambda c, rng: bezier(a, c, b, torch.from_numpy(rng.random(n_t)).to(dev)),
+                        cfg, {"curve": "quadratic Bezier", "n_t": n_t}, [a, b], loss_fn)
+    return optimise(problem, progress, checkpoint)
 
 
 def fit_star(model: nn.Module, feet: list[Params], init: Params, data: Dataset, epochs: int, lr: float,
-             beta: tuple[float, float] = (2.0, 2.0), B_r: int = 1, B_t: int = 3, **kw) -> tuple[Params, dict]:
+             beta: tuple[float, float] = (2.0, 2.0), B_r: int = 1, B_t: int = 3, batch_size: int = 200,
+             schedule: str = "cosine", seed: int = 0, amp: bool = False, progress: bool = True,
+             loss_fn: Callable = F.cross_entropy, checkpoint: Checkpoint | None = None) -> tuple[Params, dict]:
     """A star model θs minimising E_i E_{t~Beta(a,b)} L((1−t)θi + tθs) over the feet θi (Sonthalia
-    et al. 2024): each step draws ``B_r`` feet and ``B_t`` values of t for each (t = 1 is θs)."""
+    et al. 2024): each step draws ``B_r`` feet and ``B_t`` values of t for each (t = 1 is θs).
+    ``info`` as :func:`fit_bezier`'s."""
     if len(beta) != 2 or not all(v > 0 for v in beta):
         raise ValueError(f"star_beta: need two Beta parameters (a, b), both > 0; got {list(beta)}")
     a, b = beta
@@ -343,7 +181,10 @@ def fit_star(model: nn.Module, feet: list[Params], init: Params, data: Dataset, 
         return {k: torch.lerp(stacked[k][idx], v.unsqueeze(0), t.to(v).reshape(-1, *([1] * v.dim())))
                 for k, v in theta.items()}
 
-    return fit(model, data, init, points, epochs, lr, desc="star (Beta t)", **kw)
+    cfg = FitConfig(epochs, lr, batch_size, schedule, seed, amp)
+    problem = PointsFit("star", "star model (Beta t)", model, data, init, points, cfg,
+                        {"beta": [a, b], "B_r": B_r, "B_t": B_t}, feet, loss_fn)
+    return optimise(problem, progress, checkpoint)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,10 +283,9 @@ def compare(s, progress: bool = True) -> Comparison:
     ``seed + 1`` (store), the five paths between them, each on the training and the test set.
     Networks with BatchNorm (VGG16) get their statistics recomputed on the training set at every
     evaluated point of every path (``Setup.evaluator``, ``paths.Evaluator``). Raises ``ValueError``
-    for networks weight matching does not handle (ResNets)."""
-    from . import practical
-    from .store import key
-
+    for networks weight matching does not handle (ResNets). The Bezier control point and the star
+    model are stored (keyed by the feet, their training configuration and the data's identity)
+    and checkpointed while they train, like the center."""
     c = s.cfg
     try:  # before any training: is the network a chain weight matching handles?
         spec = permutation_spec(s.make_model(0), name=f"setting {c.setting!r} (network {s.model_name})")
@@ -474,15 +314,16 @@ def compare(s, progress: bool = True) -> Comparison:
     out["aligned"] = Path("aligned", cur["train"], cur["test"], paths.distance(a, b_al) / d, 0, al_info["wall_s"])
     bar.update()
 
+    fit_kw = dict(batch_size=c.batch_size, schedule=c.center_schedule, seed=c.seed, amp=c.amp, progress=progress)
     bz_cfg = {"feet": feet_keys, "epochs": c.bezier_epochs, "lr": c.bezier_lr, "n_t": c.B_t,
-              "batch_size": c.batch_size, "schedule": c.center_schedule, "seed": c.seed}
+              "batch_size": c.batch_size, "schedule": c.center_schedule, "seed": c.seed, "amp": c.amp,
+              "data": s.data.identity}
 
-    def make_bezier():
-        ctrl, info = fit_bezier(s.make_model(0), a, b, s.data, c.bezier_epochs, c.bezier_lr, n_t=c.B_t,
-                                batch_size=c.batch_size, schedule=c.center_schedule, seed=c.seed, progress=progress)
-        return ctrl, info
+    def make_bezier(ck: Checkpoint):
+        return fit_bezier(s.make_model(0), a, b, s.data, c.bezier_epochs, c.bezier_lr, n_t=c.B_t, checkpoint=ck,
+                          **fit_kw)
 
-    ctrl, bz_info = s.store.get_or_compute("bezier", bz_cfg, make_bezier, s.device)
+    ctrl, bz_info = s.store.get_or_compute("bezier", bz_cfg, make_bezier, s.device, checkpointed=True)
     cur = bezier_curves(evs, a, ctrl, b, n)
     out["bezier"] = Path("bezier", cur["train"], cur["test"], bezier_length(a, ctrl, b) / d,
                          bz_info["grad_evals"], bz_info["wall_s"])
@@ -498,15 +339,14 @@ def compare(s, progress: bool = True) -> Comparison:
 
     st_cfg = {"feet": feet_keys, "epochs": c.star_epochs, "lr": c.star_lr, "beta": list(c.star_beta),
               "B_r": c.B_r, "B_t": c.B_t, "batch_size": c.batch_size, "schedule": c.center_schedule,
-              "init": "fresh", "seed": c.seed}
+              "init": "fresh", "seed": c.seed, "amp": c.amp, "data": s.data.identity}
 
-    def make_star():
+    def make_star(ck: Checkpoint):
         init = params_of(s.make_model(c.seed + 20_000))
         return fit_star(s.make_model(0), [a, b], init, s.data, c.star_epochs, c.star_lr, tuple(c.star_beta),
-                        B_r=c.B_r, B_t=c.B_t, batch_size=c.batch_size, schedule=c.center_schedule, seed=c.seed,
-                        progress=progress)
+                        B_r=c.B_r, B_t=c.B_t, checkpoint=ck, **fit_kw)
 
-    star_model, st_info = s.store.get_or_compute("star-model", st_cfg, make_star, s.device)
+    star_model, st_info = s.store.get_or_compute("star-model", st_cfg, make_star, s.device, checkpointed=True)
     cur = curves(evs, [(a, star_model), (b, star_model)], n)
     out["beta_star"] = Path("beta_star", cur["train"], cur["test"], paths.ngd_bound(a, star_model, b),
                             st_info["grad_evals"], st_info["wall_s"])
@@ -558,8 +398,6 @@ def cost_table(cmp: Comparison) -> str:
 def figure(cmp: Comparison, title: str = ""):
     """Loss (log scale) and accuracy along every path on the training and the test set; the
     position is normalised to [0, 1] (fold-lines: the center / star model at 0.5)."""
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True, constrained_layout=True)
     for col, split in enumerate(("train", "test")):
         for i, (name, p) in enumerate(cmp.paths.items()):
@@ -573,3 +411,35 @@ def figure(cmp: Comparison, title: str = ""):
     if title:
         fig.suptitle(title)
     return fig
+
+
+def check_claims(cmp: Comparison, setting: str, profile: str) -> str:
+    """The chapter's checks. At every profile: every path starts at θ1 and ends at θ2 (the aligned
+    line at π(θ2), which has θ2's loss: weight matching kept the function, BatchNorm statistics
+    recomputed), and weight matching did not move π(θ2) away from θ1. From ``cpu`` up (minima
+    trained to convergence): the trained paths (Bezier curve, fold-line through the center and
+    through the star model, and for the FNN the aligned line) have a lower training-loss barrier
+    than the straight line. Raises ``AssertionError`` naming what failed; returns what was checked
+    and which paths lowered the barrier."""
+    linear = cmp.paths["linear"].train
+    L1, L2 = linear.loss[0], linear.loss[-1]
+    for name, p in cmp.paths.items():
+        cur = p.train
+        if abs(cur.loss[0] - L1) > 1e-5 * max(1.0, L1):
+            raise AssertionError(f"path {name!r} does not start at θ1: loss {cur.loss[0]:.6g}, θ1's {L1:.6g}")
+        if abs(cur.loss[-1] - L2) > 1e-4 * max(1.0, L2):
+            raise AssertionError(f"path {name!r} does not end at θ2 (or a permutation of it): loss {cur.loss[-1]:.6g}, "
+                                 f"θ2's {L2:.6g}")
+    if cmp.paths["aligned"].length > 1 + 1e-9:
+        raise AssertionError(f"weight matching moved π(θ2) away from θ1: relative distance {cmp.paths['aligned'].length:.6g}")
+    barrier = {name: p.train.loss_barrier for name, p in cmp.paths.items()}
+    lower = [n for n in barrier if n != "linear" and barrier[n] < barrier["linear"]]
+    checked = "paths start at θ1 and end at θ2; weight matching shortened the line"
+    if profile != "smoke":
+        claimed = ("bezier", "fold", "beta_star") + (("aligned",) if setting == "fnn-mnist" else ())
+        for name in claimed:
+            if name not in lower:
+                raise AssertionError(f"the {NAMES[name]} does not lower the training-loss barrier: "
+                                     f"{barrier[name]:.4g} against the straight line's {barrier['linear']:.4g}")
+        checked += "; lower training-loss barriers than the straight line for: " + ", ".join(claimed)
+    return f"asserted: {checked} (training-loss barrier below the straight line's: {', '.join(lower) or 'none'})"

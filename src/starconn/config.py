@@ -58,3 +58,20 @@ def device_name(dev: torch.device | None = None) -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def shown(path: str | os.PathLike) -> str:
+    """``path`` as outputs print it: relative to ``$STARCONN_DATA``, ``$STARCONN_CACHE`` or the
+    repository where it lies under one of them (the deepest), so that a published page names no
+    directory of the machine that built it; any other path as it is."""
+    p = Path(path).expanduser().resolve()
+    roots = [(data_dir(), "$STARCONN_DATA"), (cache_dir(), "$STARCONN_CACHE"), (REPO_ROOT, "")]
+    for root, name in sorted(roots, key=lambda r: -len(r[0].resolve().parts)):
+        try:
+            rel = p.relative_to(root.resolve())
+        except ValueError:
+            continue
+        if not name:
+            return rel.as_posix()
+        return f"{name}/{rel.as_posix()}" if rel.parts else name
+    return str(path)

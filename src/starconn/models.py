@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .params import ParamError
+
 
 class FNN(nn.Module):
     """Fully connected ReLU network 784-500-300-10 (hidden widths scaled by ``width``)."""
@@ -125,8 +127,6 @@ BUILDERS = {"fnn": FNN, "vgg16": VGG16, "resnet18": resnet18, "resnet34": resnet
 def build(name: str, width: float = 1.0, seed: int | None = None, **kw) -> nn.Module:
     """A freshly initialised model (PyTorch's default initialisation, seeded if ``seed`` given)."""
     if name not in BUILDERS:
-        from .params import ParamError
-
         raise ParamError(f"unknown model {name!r}; allowed: {', '.join(BUILDERS)}")
     if seed is not None:
         torch.manual_seed(seed)

@@ -1,4 +1,7 @@
-"""Figures shared by chapters, styled like the paper's (seaborn, labelled axes with units)."""
+"""Figures shared by chapters, styled like the paper's (seaborn, labelled axes with units).
+
+Importing this module changes nothing; a chapter calls :func:`use_style` once for the book's look.
+"""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -6,7 +9,10 @@ import seaborn as sns
 
 from .paths import Curve
 
-sns.set_theme(style="whitegrid", context="notebook")
+
+def use_style() -> None:
+    """The book's figure style (seaborn's white grid, notebook context) for the figures drawn after it."""
+    sns.set_theme(style="whitegrid", context="notebook")
 
 
 def path_figure(linear: dict[tuple[int, int], Curve], fold: dict[tuple[int, int], Curve], title: str = ""):
@@ -33,14 +39,13 @@ def path_figure(linear: dict[tuple[int, int], Curve], fold: dict[tuple[int, int]
     return fig
 
 
-def ngd_tradeoff(sweep: dict):
-    """NGD bound (Eq. 8) and fold-line minimum accuracy against the penalty weight λ."""
-    from .practical import ngd
-
-    lams = list(sweep)
+def ngd_tradeoff(sweep: dict[str, dict]):
+    """NGD bound (Eq. 8) and fold-line minimum accuracy against the penalty weight λ; ``sweep``:
+    ``{str(λ): {"ngd": …, "fold_acc": …}}`` (``practical.ngd_metrics(…)["sweep"]``)."""
+    lams = sorted(sweep, key=float)
     fig, (ax_n, ax_a) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
-    ax_n.plot(lams, [ngd(sweep[l]) for l in lams], "o-")
-    ax_a.plot(lams, [sweep[l].metrics()["fold_acc_barrier"] for l in lams], "o-", color="C1")
+    ax_n.plot([float(l) for l in lams], [sweep[l]["ngd"] for l in lams], "o-")
+    ax_a.plot([float(l) for l in lams], [sweep[l]["fold_acc"] for l in lams], "o-", color="C1")
     for ax in (ax_n, ax_a):
         ax.set_xscale("log")
         ax.set_xlabel("penalty weight λ")

@@ -1,11 +1,16 @@
 """Part III experiments: minima of practical networks, their centers, and the paths between them.
 
 Every minimum and every center is cached in the store (``starconn.store``) under its full
-configuration, so chapters share minima and an interrupted run resumes where it stopped: finished
-minima and centers are loaded, and a training or center search that was killed midway resumes
-from its checkpoint in the store (``starconn.store.Checkpoint``: saved at an epoch's end, at most
-every ``STARCONN_CHECKPOINT_S`` = 30 s, or 20 times a slow save's duration; a kill loses that much
-work plus the epoch in progress).
+configuration and the identity of the data it was computed from (``Dataset.identity``), so
+chapters share minima and an interrupted run resumes where it stopped: finished minima and centers
+are loaded, and a training or center search that was killed midway resumes from its checkpoint in
+the store (``starconn.store.Checkpoint``: saved at an epoch's end, at most every
+``STARCONN_CHECKPOINT_S`` = 30 s, or 20 times a slow save's duration; a kill loses that much work
+plus the epoch in progress). Test metrics, which depend on the test examples (not in the key),
+are measured again when a stored entry was measured on other test examples.
+
+The chapters' metrics (Table 1: :meth:`Star.metrics`; Table 2: :func:`ngd_metrics`) and their
+claim checks (:func:`check_star`, :func:`check_ngd`) are computed here.
 """
 from __future__ import annotations
 
@@ -16,11 +21,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from . import config, data, models, paths
+from . import config, data, models, paths, plots, results
 from .center import CenterConfig, find_center
 from .params import Config
+from .paths import Params
+from .profiles.practical import TABLE1, within_tolerance
 from .store import Store, key
-from .train import Params, TrainConfig, params_of, train_minima
+from .train import TrainConfig, params_of, train_minima
 
 SETTINGS = {  # setting -> (model, dataset)
     "fnn-mnist": ("fnn", "mnist"),
@@ -69,16 +76,30 @@ def train_config(cfg: Config) -> TrainConfig:
 
 
 def minimum_key(s: Setup, seed: int, tc: TrainConfig | None = None) -> dict:
-    """The configuration that identifies one minimum in the store."""
+    """The configuration that identifies one minimum in the store: setting, width, seed, training
+    configuration and the identity of the training data (source and digest of the examples used)."""
     c = s.cfg
     return {"setting": c.setting, "width": c.width, "n_train": c.n_train, "seed": seed,
-            **(tc or train_config(c)).as_dict()}
+            **(tc or train_config(c)).as_dict(), "data": s.data.identity}
+
+
+def with_test_metrics(s: Setup, p: Params, info: dict) -> dict:
+    """``info`` with ``test_loss`` / ``test_acc`` of θ on this run's test examples: the recorded
+    ones when they were measured on the same examples (``test_data``), else measured now."""
+    if info.get("test_data") == s.data.test_identity:
+        return info
+    info = {**info, "test_data": s.data.test_identity}
+    info.update(zip(("test_loss", "test_acc"), s.evaluator("test").single(p)))
+    return info
 
 
 def get_minima(s: Setup, seeds: list[int], tc: TrainConfig | None = None) -> list[tuple[Params, dict]]:
     """Minima for ``seeds``: loaded from the store, the missing ones trained (``ensemble`` at a time)."""
     tc = tc or train_config(s.cfg)
-    found = {sd: s.store.load("minimum", minimum_key(s, sd, tc), s.device) for sd in seeds}
+    found = {}
+    for sd in seeds:
+        hit = s.store.load("minimum", minimum_key(s, sd, tc), s.device)
+        found[sd] = None if hit is None else (hit[0], with_test_metrics(s, *hit))
     todo = [sd for sd in seeds if found[sd] is None]
     for i in range(0, len(todo), s.cfg.ensemble):
         group = todo[i : i + s.cfg.ensemble]
@@ -91,7 +112,7 @@ def get_minima(s: Setup, seeds: list[int], tc: TrainConfig | None = None) -> lis
         for sd, (p, info) in zip(group, trained):
             info["wall_s"] = wall
             info.update(zip(("train_loss", "train_acc"), s.evaluator("train").single(p)))
-            info.update(zip(("test_loss", "test_acc"), s.evaluator("test").single(p)))
+            info = with_test_metrics(s, p, info)
             if ck.resumed_epoch:
                 info["resumed_after_epoch"] = ck.resumed_epoch
             s.store.save("minimum", minimum_key(s, sd, tc), p, info)
@@ -106,7 +127,7 @@ def get_center(s: Setup, feet: list[Params], feet_keys: list[dict], lam: float) 
     cc = CenterConfig(epochs=c.center_epochs, lr=c.center_lr, lam=lam, B_r=c.B_r, B_t=c.B_t,
                       batch_size=c.batch_size, init=c.center_init, schedule=c.center_schedule, seed=c.seed,
                       amp=c.amp)
-    ckey = {"feet": [key(k) for k in feet_keys], **cc.as_dict()}
+    ckey = {"feet": [key(k) for k in feet_keys], **cc.as_dict(), "data": s.data.identity}
 
     def compute(ck):
         fresh = (lambda: params_of(s.make_model(c.seed + 10_000))) if c.center_init == "fresh" else None
@@ -116,10 +137,10 @@ def get_center(s: Setup, feet: list[Params], feet_keys: list[dict], lam: float) 
         if ck.resumed_epoch:
             info["resumed_after_epoch"] = ck.resumed_epoch
         info.update(zip(("train_loss", "train_acc"), s.evaluator("train").single(center)))
-        info.update(zip(("test_loss", "test_acc"), s.evaluator("test").single(center)))
-        return center, info
+        return center, with_test_metrics(s, center, info)
 
-    return s.store.get_or_compute("center", ckey, compute, s.device, checkpointed=True)
+    center, info = s.store.get_or_compute("center", ckey, compute, s.device, checkpointed=True)
+    return center, with_test_metrics(s, center, info)
 
 
 @dataclass
@@ -177,6 +198,104 @@ def ngd_sweep(s: Setup, lams: list[float]) -> dict[float, Star]:
     return {lam: star(s, 2, lam) for lam in lams}
 
 
+def ngd_metrics(sweep: dict[float, Star], lam: float) -> dict:
+    """Table 2's metrics for the center of penalty weight ``lam`` (one of the sweep's): ``ngd``, the
+    Eq. 8 bound through it; ``fold_acc`` / ``fold_loss``, the barriers of its fold-line; the
+    straight line's accuracy barrier and the minima's training loss and accuracy; and ``sweep``,
+    the bound and fold-line accuracy for every λ of the sweep."""
+    st = sweep[lam]
+    m = st.metrics()
+    return {"ngd": ngd(st), "fold_acc": m["fold_acc_barrier"], "fold_loss": m["fold_loss_barrier"],
+            "linear_acc_barrier": m["linear_acc_barrier"], "train_loss": m["train_loss"], "train_acc": m["train_acc"],
+            "sweep": {str(l): {"ngd": ngd(x), "fold_acc": x.metrics()["fold_acc_barrier"]} for l, x in sweep.items()}}
+
+
+@dataclass
+class StarRun:
+    """A Table 1 / Fig 5 chapter's computation: the star, its metrics, the paper's numbers for the
+    setting, the results JSON written and the recorded paper-scale run of the chapter (if any)."""
+
+    s: Setup
+    star: Star
+    metrics: dict
+    paper: dict
+    result: dict
+    recorded: dict | None
+
+    def minima_table(self) -> str:
+        return minima_table(self.star)
+
+    def figure(self):
+        c = self.s.cfg
+        return plots.path_figure(self.star.linear, self.star.fold,
+                                 f"{c.setting}: {c.n_minima} minima, one center ({c.profile} profile)")
+
+    def report(self) -> str:
+        """The metrics beside the paper's (and the recorded paper-scale run's), and a sentence on
+        the straight-line barrier against the paper's."""
+        return (results.comparison(self.result, self.recorded) + "\n\n"
+                + barrier_note(self.metrics, self.paper, self.s.cfg.profile))
+
+
+def star_run(s: Setup) -> StarRun:
+    """``n_minima`` minima, their center (penalty ``lam``) and every path (:func:`star`); Table 1's
+    metrics written to the chapter's results JSON beside the paper's numbers for the setting."""
+    c = s.cfg
+    st = star(s, c.n_minima, c.lam)
+    m, paper = st.metrics(), TABLE1[c.setting]
+    result = results.record(c, m, paper, data_source=s.data.source)
+    return StarRun(s, st, m, paper, result, results.recorded_paper_run(c.chapter, c.setting))
+
+
+# ---------------------------------------------------------------- the claims, checked
+def _claim(holds: bool, message: str) -> None:
+    """Raise ``AssertionError(message)`` unless the claim ``holds`` (not an ``assert``: never skipped)."""
+    if not holds:
+        raise AssertionError(message)
+
+
+def _minima_and_paper(m: dict, paper: dict, profile: str) -> str:
+    """From the ``cpu`` profile up every minimum reaches ≥ 99.9 % training accuracy; at ``paper``
+    every figure of merit with a tolerance (``profiles.practical.TOLERANCE``) is within it of the
+    paper's. Returns what was checked."""
+    if profile == "smoke":  # smoke runs are too short to reach minima
+        return "smoke run: minima and the paper's numbers not checked"
+    _claim(min(m["train_acc"]) >= 99.9, f"not every network is a minimum: training accuracies {m['train_acc']} "
+                                         "(%), the lowest below 99.9 %")
+    ok = within_tolerance(m, paper)
+    if profile == "paper":  # the paper's figures of merit are claimed at the paper's scale only
+        _claim(all(ok.values()), f"not within the paper's tolerance at the paper's scale: {ok} (ours: "
+                                 + ", ".join(f"{k} = {m[k]:.4g}, the paper's {paper[k]}" for k in ok) + ")")
+    return f"every minimum ≥ 99.9 % training accuracy; within tolerance of the paper: {ok}"
+
+
+def check_star(m: dict, paper: dict, profile: str) -> str:
+    """Table 1's claim on the metrics ``m`` of :meth:`Star.metrics`: every fold-line through the
+    one center is flatter than the straight lines (lower mean loss barrier, higher mean accuracy
+    barrier); from ``cpu`` up the networks are minima (≥ 99.9 % training accuracy); at ``paper``
+    the fold-line accuracy barrier is within the paper's tolerance. Raises ``AssertionError``
+    naming what failed; returns what was checked."""
+    _claim(m["fold_loss_barrier"] < m["linear_loss_barrier"],
+           f"the fold-lines are not flatter: loss barrier {m['fold_loss_barrier']:.4g} against the straight lines' "
+           f"{m['linear_loss_barrier']:.4g}")
+    _claim(m["fold_acc_barrier"] > m["linear_acc_barrier"],
+           f"the fold-lines are not flatter: accuracy barrier {m['fold_acc_barrier']:.4g} % against the straight "
+           f"lines' {m['linear_acc_barrier']:.4g} %")
+    return "fold-lines flatter than straight lines; " + _minima_and_paper(m, paper, profile)
+
+
+def check_ngd(m: dict, paper: dict, profile: str) -> str:
+    """Table 2's claim on :func:`ngd_metrics`: the fold-line through the reported center loses
+    less accuracy than the straight line; from ``cpu`` up the networks are minima; at ``paper``
+    the bound of Eq. 8 and the fold-line accuracy are within the paper's tolerance. (That the bound
+    is ≥ 1 is the triangle inequality, not evidence: not checked.) Raises ``AssertionError``;
+    returns what was checked."""
+    _claim(m["fold_acc"] > m["linear_acc_barrier"],
+           f"the fold-line is not flatter: accuracy barrier {m['fold_acc']:.4g} % against the straight line's "
+           f"{m['linear_acc_barrier']:.4g} %")
+    return "fold-line flatter than the straight line; " + _minima_and_paper(m, paper, profile)
+
+
 def describe(s: Setup) -> str:
     """What this run is: profile, device, data source, and whether it is reduced."""
     c = s.cfg
@@ -184,7 +303,7 @@ def describe(s: Setup) -> str:
         f" **Reduced run** (`{c.profile}` profile): not the paper's protocol; see the recorded "
         "paper-scale run where there is one.")
     padded = ", MNIST zero-padded to 32×32" if c.setting == "vgg16-mnist" else ""
-    return (f"{run_line(s)}; network `{s.model_name}` (width ×{c.width}{padded}); {protocol_line(c)}.{reduced}")
+    return f"{run_line(s)}; network `{s.model_name}` (width ×{c.width}{padded}); {protocol_line(c)}.{reduced}"
 
 
 def run_line(s: Setup) -> str:
@@ -193,11 +312,15 @@ def run_line(s: Setup) -> str:
             f"({s.data.n_train} training / {len(s.data.test_y)} test examples)")
 
 
-def protocol_line(c: Config, center_note: str = "") -> str:
-    """The minima's and the center search's training protocol; ``center_note`` goes after the
-    center's learning rate."""
+def protocol_line(c: Config, lam_note: str = "") -> str:
+    """The minima's and the center search's training protocol, with the penalty weight λ (``lam``;
+    and the sweep ``lams`` where the chapter has one); ``lam_note`` follows λ."""
+    lam = f"λ = {c.lam:g}{lam_note}"
+    if "lams" in c:
+        swept = sorted(set(c.lams) | {c.lam})
+        lam += f" (the reported center; the sweep: λ ∈ {{{', '.join(f'{v:g}' for v in swept)}}})"
     return (f"minima: Adam lr {c.lr}, batch {c.batch_size}, {c.epochs} epochs, {c.schedule} schedule; "
-            f"center: Adam lr {c.center_lr}, {center_note}B_r = {c.B_r}, B_t = {c.B_t}, {c.center_epochs} epochs, "
+            f"center: Adam lr {c.center_lr}, {lam}, B_r = {c.B_r}, B_t = {c.B_t}, {c.center_epochs} epochs, "
             f"init `{c.center_init}`")
 
 

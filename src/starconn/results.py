@@ -19,7 +19,13 @@ import torch
 
 from . import config
 from .params import Config
+from .profiles import chapter
 from .store import atomic_write
+
+try:  # not on a bare GPU machine that runs chapters through papermill only
+    from myst_nb import glue as myst_glue
+except ImportError:
+    myst_glue = None
 
 
 def env_info(data_source: str | None = None, device: torch.device | None = None) -> dict:
@@ -79,8 +85,6 @@ def recorded_paper_run(chapter: str, setting: str | None = None) -> dict | None:
 
 def deviations(recorded: dict) -> dict:
     """The parameters of a recorded run that differ from its chapter's ``paper`` profile."""
-    from .profiles import chapter
-
     params = recorded["params"]
     ref = chapter(recorded["chapter"]).resolve("paper", **({"setting": params["setting"]} if "setting" in params else {}))
     return {k: v for k, v in params.items() if k in ref and ref[k] != v}
@@ -92,11 +96,8 @@ def glue(name: str, value: Any) -> None:
     Where myst-nb is not installed (e.g. a bare GPU machine running papermill) the number is still
     in the results JSON and the comparison table; only the in-prose quote is skipped.
     """
-    try:
-        from myst_nb import glue as _glue
-    except ImportError:
-        return
-    _glue(name, value, display=False)
+    if myst_glue is not None:
+        myst_glue(name, value, display=False)
 
 
 def _fmt(v: Any) -> str:

@@ -1,5 +1,11 @@
 """On-disk store of finished work (minima, centers), keyed by a hash of its full configuration.
 
+A key hashes the configuration together with the store's ``SCHEMA``, the version of what a
+configuration must name: schema 2 keys name the identity of the data a result was computed from
+(``Dataset.identity``: source and digest of the examples used). An entry written under another
+schema is never returned (its key differs); the first time a process reads a kind of entry, the
+store reports how many entries of other schemas it holds (they can be deleted).
+
 An entry is ``<root>/<kind>/<key>.safetensors`` (the tensors) plus ``<key>.json`` (the
 configuration, metadata and the tensors file's SHA-256). Both are written to a temporary file
 and renamed into place, the JSON last, so a reader sees a whole entry or none; an entry whose
@@ -41,11 +47,14 @@ except ImportError:  # not POSIX: atomic renames only
     fcntl = None
 
 Tensors = dict[str, torch.Tensor]
+SCHEMA = 2  # 1: keys without the data's identity (before 2026-12); 2: keys name the data (source, digest)
+_REPORTED: set[tuple[str, str]] = set()  # (root, kind) whose older entries were reported by this process
 
 
 def key(cfg: dict) -> str:
-    """Hash of a JSON-serialisable configuration (order of keys does not matter)."""
-    blob = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
+    """Hash of a JSON-serialisable configuration under the current ``SCHEMA`` (order of keys does
+    not matter)."""
+    blob = json.dumps({"schema": SCHEMA, "config": cfg}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -99,6 +108,7 @@ class Store:
     def load(self, kind: str, cfg: dict, device: str | torch.device = "cpu") -> tuple[Tensors, dict] | None:
         """The stored tensors and metadata for ``cfg``, or ``None`` if absent or corrupt."""
         k = key(cfg)
+        self._report_other_schemas(kind)
         if not self._paths(kind, k)[1].exists():
             return None
         with self._lock(kind, k):
@@ -119,7 +129,7 @@ class Store:
                                  f"recorded {meta['sha256'][:12]}…")
             tensors = load_file(str(tpath), device=str(device))
         except Exception as err:  # noqa: BLE001 - any unreadable entry is recomputed
-            warnings.warn(f"store: corrupt {what} {jpath.stem} in {kind!r} under {jpath.parent} ({err}); "
+            warnings.warn(f"store: corrupt {what} {jpath.stem} in {kind!r} under {config.shown(jpath.parent)} ({err}); "
                           f"moved aside as *.corrupt and {then}", stacklevel=3)
             for p in (jpath, tpath):
                 if p.exists():
@@ -142,8 +152,30 @@ class Store:
 
         with self._lock(kind, k):
             atomic_write(tpath, write_tensors)
-            record = {"config": cfg, "meta": meta or {}, "sha256": digest[0]}
+            record = {"schema": SCHEMA, "config": cfg, "meta": meta or {}, "sha256": digest[0]}
             atomic_write(jpath, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, default=str)))
+
+    def _report_other_schemas(self, kind: str) -> None:
+        """Warn, once per process and kind, about entries written under another schema (ignored)."""
+        if (str(self.root), kind) in _REPORTED or not (self.root / kind).is_dir():
+            return
+        _REPORTED.add((str(self.root), kind))
+        others: dict[int, int] = {}
+        for j in (self.root / kind).glob("*.json"):
+            try:
+                record = json.loads(j.read_text())
+            except (OSError, ValueError):
+                continue  # unreadable: reported as corrupt when it is read
+            if not isinstance(record, dict) or "config" not in record:
+                continue  # not an entry: likewise
+            schema = record.get("schema", 1)  # entries of schema 1 did not record it
+            if schema != SCHEMA:
+                others[schema] = others.get(schema, 0) + 1
+        if others:
+            found = ", ".join(f"{n} of schema {v}" for v, n in sorted(others.items()))
+            warnings.warn(f"store: {sum(others.values())} entries in {config.shown(self.root / kind)} were written "
+                          f"under another schema ({found}; this is schema {SCHEMA}) and are ignored; delete them to "
+                          "free the space", stacklevel=3)
 
     def _remove(self, kind: str, k: str) -> None:
         tpath, jpath = self._paths(kind, k)
@@ -238,7 +270,7 @@ class Checkpoint:
 
     def reject(self, why: str) -> None:
         """Report a checkpoint that does not fit the computation, and move it aside."""
-        warnings.warn(f"store: checkpoint {self.path} does not match this computation ({why}); "
+        warnings.warn(f"store: checkpoint {config.shown(self.path)} does not match this computation ({why}); "
                       "ignored, starting from scratch", stacklevel=3)
         for p in self.store._paths(self.kind, self.key):
             if p.exists():
@@ -260,7 +292,7 @@ class Checkpoint:
         try:
             self.store._save(self.kind, self.key, self.cfg, tensors, meta)
         except OSError as err:
-            warnings.warn(f"store: could not write checkpoint {self.path} ({err}); continuing without "
+            warnings.warn(f"store: could not write checkpoint {config.shown(self.path)} ({err}); continuing without "
                           "checkpoints", stacklevel=3)
             self.every_s = math.inf
             return

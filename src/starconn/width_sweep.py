@@ -18,6 +18,7 @@ import math
 import statistics
 from dataclasses import asdict, dataclass
 
+import matplotlib.pyplot as plt
 from tqdm import tqdm
 
 from . import paths, practical
@@ -199,7 +200,7 @@ def describe(s: practical.Setup, widths: list[float], n_seeds: int, lam: float) 
         "(`starconn.profiles.practical.PROTOCOL['fnn-mnist']['paper']`), which the `paper` profile follows.")
     return (f"{practical.run_line(s)}; FNN 784-(500w)-(300w)-10 at "
             f"w ∈ {{{', '.join(f'{w:g}' for w in check_widths(widths))}}}, {n_seeds} seed pair(s) per width; "
-            f"{practical.protocol_line(c, f'λ = {lam:g} at every width, ')}; {c.n_points} points per path "
+            f"{practical.protocol_line(Config({**c, 'lam': lam}), ' at every width')}; {c.n_points} points per path "
             f"segment.{reduced}")
 
 
@@ -231,10 +232,6 @@ def claim_note(sw: WidthSweep, profile: str) -> str:
 def figure(sw: WidthSweep, title: str = ""):
     """NGD bound against width (log x; every seed pair as a dot, the mean as a line, min–max band)
     and the fold-line (and straight-line) minimum training accuracy against width."""
-    import matplotlib.pyplot as plt
-
-    from . import plots  # noqa: F401 - the book's seaborn style
-
     ws = sw.widths
     fig, (ax_n, ax_a) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     ngd = sw.values("ngd")
@@ -259,3 +256,28 @@ def figure(sw: WidthSweep, title: str = ""):
     if title:
         fig.suptitle(title)
     return fig
+
+
+def check_claim(sw: WidthSweep, widths: list[float], n_seeds: int, profile: str) -> str:
+    """The chapter's checks: every requested width was measured, each with its ``n_seeds`` seed
+    pairs; at ``cpu``, where this chapter's measurement supports it, the mean NGD bound is lower
+    at the largest width than at the smallest (the claim) and the straight line loses less
+    accuracy at the largest width than at the smallest. (That every bound is ≥ 1 is the triangle
+    inequality, not evidence: not checked.) Raises ``AssertionError`` naming what failed; returns
+    the direction the run went."""
+    m = sw.metrics()
+    if sw.widths != check_widths(widths):
+        raise AssertionError(f"widths measured {sw.widths}, requested {check_widths(widths)}")
+    short = [w for w in sw.widths if len(sw.at(w)) != n_seeds]
+    if short:
+        raise AssertionError(f"widths {short} do not have their {n_seeds} seed pair(s)")
+    if profile == "cpu":
+        if not m["ngd_falls"]:
+            raise AssertionError(f"the mean NGD bound does not fall with width: {m['ngd_mean']} at widths {m['widths']}")
+        lin = m["linear_acc_barrier_mean"]
+        if not lin[-1] > lin[0]:
+            raise AssertionError(f"the straight line does not lose less accuracy at the largest width: accuracy "
+                                 f"barriers {lin} (%) at widths {m['widths']}")
+    return (f"NGD bound lower at the largest width than at the smallest: {m['ngd_falls']} | falling steps: "
+            f"{m['ngd_falling_steps']} | Spearman: {round(m['ngd_spearman_vs_width'], 3)}"
+            + (" (asserted at this profile)" if profile == "cpu" else " (printed, not asserted, at this profile)"))

@@ -7,7 +7,7 @@ from ..protocol import Rule, choice, layered
 from .practical import CONV_LAM, TABLE1, TABLE2, TRAIN_PARAMS, chapter_protocol, fnn_sized
 
 # Weight matching handles chains of Linear / Conv + BatchNorm layers; the ResNets' skip connections
-# tie permutations across layers (``baselines.permutation_spec`` refuses them), so they are not offered.
+# tie permutations across layers (``matching.permutation_spec`` refuses them), so they are not offered.
 SETTINGS = ("fnn-mnist", "vgg16-mnist", "vgg16-cifar10")
 
 # The paper's numbers that concern one of our paths, per setting: Table 1's straight-line barriers
