@@ -31,15 +31,16 @@ from __future__ import annotations
 
 import json
 import math
-from html import escape
 import operator
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
 from . import config, results
+from .errors import ParamError
 from .params import ITEM, Chapter, Config
 from .profiles import CHAPTERS, PARTS
 from .profiles import practical as part3
@@ -293,7 +294,7 @@ def unlike_paper(ch: Chapter, res: dict) -> dict[str, tuple[Any, Any]]:
     params = res.get("params", {})
     try:
         ref = ch.resolve("paper", **({"setting": params["setting"]} if "setting" in params else {}))
-    except Exception:  # noqa: BLE001 - a setting or parameter the chapter no longer has
+    except ParamError:  # a setting the chapter no longer has
         return {}
     return {k: (v, ref[k]) for k, v in params.items() if k in ref and ref[k] != v}
 
