@@ -1,8 +1,8 @@
 """Fixtures for the browser test of the built book (``make site-test``).
 
 The browser tests run only when ``STARCONN_SITE`` names a built site (``_build/html``), so ``make
-unit`` (``pytest tests``) skips them (a ``STARCONN_SITE`` without a site stops the session). The site is served over HTTP on 127.0.0.1 and opened through
-Playwright in the system's Chromium (``$CHROMIUM``, Debian's ``chromium``, or one on ``PATH``) or,
+unit`` (``pytest tests``) skips them (a ``STARCONN_SITE`` without a site stops the session). The
+site is served over HTTP on 127.0.0.1 and opened through Playwright in the system's Chromium (``$CHROMIUM``, Debian's ``chromium``, or one on ``PATH``) or,
 where there is none, Playwright's managed browser (``python -m playwright install chromium``);
 with neither, the session stops with one line saying what to install. Every request to another
 host is blocked and recorded, so the test also proves that the site works offline.
