@@ -74,7 +74,8 @@ TRAIN = (
     Param("steps", int, "SGD steps", low=1),
     Param("lr_scale", float, "SGD step size times m (lr = lr_scale / m)", low=1e-6, high=100.0),
     Param("batch_size", int, "SGD minibatch size", low=1),
-    Param("init_scale", float, "initial entries uniform in ±init_scale/√d (1 = nn.Linear's default)", low=0.0),
+    Param("init_scale", float, "initial entries uniform in ±init_scale/√d (1 = nn.Linear's default; 0 would be a "
+          "fixed point of SGD: every ReLU gradient vanishes at W = 0)", low=1e-3),
 )
 
 NGD = Chapter(
