@@ -225,3 +225,11 @@ def test_linear_ngd_decrease_is_tested_over_runs():
     fails("linear-ngd", lc.ngd_metrics(_linear_rows(falling, risk=0.5)), "Adam reached minima")
     few = claims.check("linear-ngd", lc.ngd_metrics(_linear_rows({4: [1.2, 1.3], 128: [1.05, 1.04]})), "cpu")
     assert any("cannot reach" in why for _, why in few.skipped)
+
+
+def test_relu_star_with_one_teacher_neuron_has_no_informative_width():
+    """M = 1: every draw has a center, so no width can catch the bound (found by test_random_params)."""
+    m = rc.star(cfg("relu-star", M=1, ks=[2], m_max=20, n_draws=50, k_star=3, m_star=4, n_stars=1, d=2,
+                    n_samples=500))["metrics"]
+    assert m["informative_widths"] == 0 and "min_margin" not in m
+    assert not claims.check("relu-star", m, "smoke").failed

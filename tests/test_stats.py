@@ -53,5 +53,6 @@ def test_trend_test_direction_and_monte_carlo():
 def test_trend_metrics_leave_the_verdict_out_when_the_design_cannot_reach_alpha():
     m = stats.trend_metrics([8, 32], [1.3, 1.1], "ngd", alpha=0.01)
     assert "ngd_decreasing" not in m and m["ngd_trend_min_p"] == pytest.approx(0.5)
-    m = stats.trend_metrics(np.repeat([8, 32, 128], 3), [1.3, 1.31, 1.29, 1.2, 1.21, 1.19, 1.1, 1.11, 1.09], "ngd", 0.01)
+    y = [1.3, 1.31, 1.29, 1.2, 1.21, 1.19, 1.1, 1.11, 1.09]
+    m = stats.trend_metrics(np.repeat([8, 32, 128], 3), y, "ngd", 0.01)
     assert m["ngd_decreasing"] is True

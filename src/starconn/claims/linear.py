@@ -11,7 +11,7 @@ TRAINED = 1e-2  # the feet of linear-ngd are minima when their population risk i
 
 def two_pl(c: Claims, m: Mapping[str, Any], profile: str) -> None:
     below = m["depths_below_paper_condition"]
-    note = (f"; depths {below} do not meet Theorem 16's m > 2L − 1, where the construction works too" if below else "")
+    note = f"; depths {below} do not meet Theorem 16's m > 2L − 1, where the construction works too" if below else ""
     c.require(m["fold_rel_poly_residual"] < EXACT,
               f"Theorem 16: every pair of random minima ({m['pairs_per_depth']} per depth) has a 2-PL center: both "
               f"fold segments lie on the manifold (every coefficient of P(t) − Q is round-off){note}",
@@ -24,8 +24,9 @@ def two_pl(c: Claims, m: Mapping[str, Any], profile: str) -> None:
               "Theorem 16: the 3-PL path joins every random pair on the manifold",
               f"largest relative coefficient {m['three_pl_rel_residual_random']:.1e}")
     c.require(m["degenerate_refused"] and m["three_pl_rel_residual_degenerate"] < EXACT,
-              "the degenerate pair (θ, −θ) has no 2-PL center from the construction, but a 3-PL path on the manifold",
-              f"refused: {m['degenerate_refused']}, 3-PL relative coefficient {m['three_pl_rel_residual_degenerate']:.1e}")
+              "the degenerate pair (θ, −θ) has no 2-PL center from the construction, but a 3-PL path on the "
+              "manifold", f"refused: {m['degenerate_refused']}, 3-PL relative coefficient "
+                          f"{m['three_pl_rel_residual_degenerate']:.1e}")
 
 
 def counterexample(c: Claims, m: Mapping[str, Any], profile: str) -> None:
@@ -36,7 +37,8 @@ def counterexample(c: Claims, m: Mapping[str, Any], profile: str) -> None:
               "(exact integral on the family θ*(s) and on random centers)",
               f"largest relative deviation {m['closed_form_max_rel_dev']:.1e}")
     c.require(m["best_over_bound"] > 1 - 1e-9,
-              "Lemma 17: no center on the manifold has integrated loss below 4/15·E x² (family, random centers, L-BFGS)",
+              "Lemma 17: no center on the manifold has integrated loss below 4/15·E x² (family, random centers, "
+              "L-BFGS)",
               f"smallest found {m['best_over_bound']:.10f} × the bound")
     c.require(abs(m["attained_over_bound"] - 1) < 1e-12 and abs(m["search_best_over_bound"] - 1) < 1e-6,
               "the bound is attained (at θ* = (e_2, e_2ᵀ), s = 0), and L-BFGS over the manifold converges to it",

@@ -35,9 +35,10 @@ def _probability(c: Claims, m: Mapping[str, Any], theorem: str) -> None:
     if m["bound_nonvacuous_widths"] == 0:
         c.skip(claim, f"the bound is vacuous (≤ 0) at all {m['widths_tested']} widths up to m_max")
     else:
+        margin = (f"; smallest margin {m['min_margin']:+.2e} ± {m['min_margin_se']:.1e} at {m['min_margin_at']}"
+                  if "min_margin" in m else "")
         c.require(m["bound_violations"] == 0, claim,
-                  f"bound above the upper limit at {m['bound_violations']} widths; smallest margin "
-                  f"{m['min_margin']:+.2e} ± {m['min_margin_se']:.1e} at {m['min_margin_at']}")
+                  f"bound above the upper limit at {m['bound_violations']} widths{margin}")
     c.require(m["variant_outside_interval"] == 0,
               "our sampler and decision: under the no-zero-rows variant the estimate matches its closed form "
               "within sampling error", f"closed form outside the interval at {m['variant_outside_interval']} widths")

@@ -34,16 +34,28 @@ def _coef_norms(a, b, Q) -> list[float]:
     return [float(np.linalg.norm(C)) for C in coefs]
 
 
+def _scale(thetas: list) -> float:
+    """The layers' scale^L, max(1, largest entry)^L: what a coefficient of P(t) − Q is relative to."""
+    return max(1.0, max(float(np.abs(A).max()) for th in thetas for A in th)) ** len(thetas[0])
+
+
 def _rel_residual(path: list, Q) -> float:
     """Largest coefficient of P(t) − Q over the segments of a polygonal path, relative to the
-    layers' scale^L (max(1, largest entry)^L): round-off (~1e-15) on the manifold."""
-    L = len(path[0])
-    scale = max(1.0, max(float(np.abs(A).max()) for th in path for A in th)) ** L
-    return max(lin.poly_residual(p, q, Q) for p, q in zip(path, path[1:])) / scale
+    layers' scale^L: round-off (~1e-15) on the manifold."""
+    return max(lin.poly_residual(p, q, Q) for p, q in zip(path, path[1:])) / _scale(path)
+
+
+def _rel_star_residual(minima: list, c, Q) -> float:
+    """Largest coefficient of P(t) − Q over the segments θ_i → c, relative to the layers' scale^L."""
+    return max(lin.poly_residual(th, c, Q) for th in minima) / _scale(minima + [c])
 
 
 # ----------------------------------------------------------------------------------------------
 # Chapter linear-2pl (Theorem 16, Fig 1 right)
+
+
+PER_PAIR = ("fold_poly_residual", "fold_rel_residual", "three_pl_rel_residual", "direct_poly_residual",
+            "fold_max_risk", "direct_max_risk", "ngd_bound")
 
 
 def two_pl(cfg) -> dict:
@@ -81,9 +93,7 @@ def two_pl(cfg) -> dict:
             "direct_coefs": _coef_norms(first["a"], first["b"], Q),
             "fold_coefs": [_coef_norms(first["a"], first["c"], Q), _coef_norms(first["c"], first["b"], Q)],
             "direct_s": s_lin, "direct_risk": r_lin, "fold_s": [x / 2 for x in s_fold], "fold_risk": r_fold,
-            **{key: [p[key] for p in pairs] for key in ("fold_poly_residual", "fold_rel_residual", "three_pl_rel_residual",
-                                                        "direct_poly_residual", "fold_max_risk",
-                                                        "direct_max_risk", "ngd_bound")},
+            **{key: [p[key] for p in pairs] for key in PER_PAIR},
         }
     # the degenerate pair θ, −θ (L = 2): no 2-PL center by this construction, but a 3-PL path
     a = lin.random_minimum(Q, m, 2, rng)
@@ -239,10 +249,7 @@ def star(cfg) -> dict:
             worst = 0.0
             for _ in range(trials):
                 minima = [lin.random_minimum(Q, m, L, rng) for _ in range(r)]
-                c = lin.star_center(minima, Q, rng)
-                scale = max(float(np.abs(A).max()) for th in minima + [c] for A in th)
-                res = max(lin.poly_residual(th, c, Q) for th in minima)
-                worst = max(worst, res / max(1.0, scale) ** L)
+                worst = max(worst, _rel_star_residual(minima, lin.star_center(minima, Q, rng), Q))
             exact.append({"L": L, "r": r, "m": m, "rel_poly_residual": worst})
         for m in range(1, m_paper + 1):
             ok, resid, worst_ok = 0, [], 0.0
@@ -253,8 +260,7 @@ def star(cfg) -> dict:
                 resid.append(max(res))
                 if max(res) < 1e-9:  # the constructor's own acceptance test: every system consistent
                     ok += 1
-                    scale = max(1.0, max(float(np.abs(A).max()) for th in minima + [c] for A in th))
-                    worst_ok = max(worst_ok, max(lin.poly_residual(th, c, Q) for th in minima) / scale ** L)
+                    worst_ok = max(worst_ok, _rel_star_residual(minima, c, Q))
             row = {"L": L, "r": r, "m": m, "construction_success": ok / trials,
                    "median_residual": float(np.median(resid)),
                    "rel_poly_residual_of_successes": worst_ok,
@@ -300,10 +306,11 @@ def star_metrics(exact: list[dict], below: list[dict]) -> dict:
 
 
 def ngd_vs_width(cfg, progress: bool = True) -> dict:
-    """Fig 4: L = 2, d = m, k = 1. For each width m: one teacher Q ~ N(0, I/d) and Gaussian data;
-    2·runs minima trained by Adam from PyTorch's default initialisation (``train_minima``, MSE); for
-    each run a center of its pair found by ``find_center`` (the paper's objective + lam·‖θ − θ_i‖²);
-    the NGD bound (Eq. 8) of the center, and the population risk along both paths (Σ = I). The
+    """Fig 4: L = 2, d = m, k = 1. For each width m (``widths`` sorted, repeats dropped): one
+    teacher Q ~ N(0, I/d) and Gaussian data; 2·runs minima trained by Adam from PyTorch's default
+    initialisation (``train_minima``, MSE); for each run a center of its pair found by
+    ``find_center`` (the paper's objective + lam·‖θ − θ_i‖²); the NGD bound (Eq. 8) of the center,
+    and the population risk along both paths (Σ = I). The
     trend of the NGD with the width is tested over every run (:func:`starconn.stats.trend_metrics`)."""
     import torch.nn.functional as F
 
@@ -313,7 +320,7 @@ def ngd_vs_width(cfg, progress: bool = True) -> dict:
     from ..train import TrainConfig, train_minima
 
     constraints.check(cfg)
-    widths = [int(m) for m in cfg.widths]
+    widths = sorted({int(m) for m in cfg.widths})
     rows = []
     for m in tqdm(widths, desc="widths", disable=not progress, mininterval=1):
         d = m

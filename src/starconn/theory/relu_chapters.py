@@ -16,7 +16,7 @@ from tqdm import tqdm
 from .. import constraints
 from ..center import CenterConfig, find_center
 from ..paths import ngd_bound
-from ..stats import binomial_se, trend_metrics, binomial_interval
+from ..stats import binomial_interval, binomial_se, trend_metrics
 from . import relu as R
 from . import relu_train as T
 
@@ -157,8 +157,8 @@ def probability_curves(cfg, Ms: list[int], ks: list[int], m_max: int, n_draws: i
 
     * The paper's draw (what the claim is tested on): every row is one of the M + 1 types S_0
       (zero), S_1 … S_M with equal probability, conditioned on every column being used; the
-      probability is estimated on ``n_draws`` draws (exact decision each) with a Clopper–Pearson interval
-      at family-wise confidence 1 − ALPHA over all widths of all curves (Bonferroni).
+      probability is estimated on ``n_draws`` draws (exact decision each) with a Clopper–Pearson
+      interval at family-wise confidence 1 − ALPHA over all widths of all curves (Bonferroni).
     * The variant with no zero rows: the same estimate beside its closed form
       (:func:`relu.p_center_exact`) — under it the bound holds by a union bound, so it is shown,
       not tested; the estimate against the closed form checks the sampler and the decision.
@@ -352,16 +352,16 @@ def star(cfg) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 def ngd_vs_width(cfg) -> dict:
-    """Fig 3 (left): SGD solutions per width, the paper's center search (λ > 0), the Eq. 8 NGD
-    bound and its trend with the width (one point per pair, :func:`starconn.stats.trend_metrics`); and, for the same pairs projected onto the manifold, the
-    Eq. 8 bound of the best 2-PL center on the projected minima's dedicated rows
+    """Fig 3 (left): SGD solutions per width (``widths`` sorted, repeats dropped), the paper's
+    center search (λ > 0), the Eq. 8 NGD bound and its trend with the width (one point per pair,
+    :func:`starconn.stats.trend_metrics`); and, for the same pairs projected onto the manifold,
+    the Eq. 8 bound of the best 2-PL center on the projected minima's dedicated rows
     (:func:`relu_train.best_center`)."""
     constraints.check(cfg)
     M, d = cfg.M, cfg.d
     data = T.sphere_dataset(cfg.n_train, cfg.n_test, d, M, seed=cfg.seed)
     rows = []
-    for m in cfg.widths:
-        m = int(m)
+    for m in sorted({int(m) for m in cfg.widths}):
         seeds = [cfg.seed * 1000 + s for s in range(2 * cfg.n_pairs)]
         W, info = T.train_sgd(m, d, seeds, data, cfg.steps, cfg.lr_scale / m, cfg.batch_size, cfg.init_scale,
                               desc=f"SGD m={m}")

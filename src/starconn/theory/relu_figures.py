@@ -22,7 +22,7 @@ def probability_figure(curves: list[dict], vary: str, title: str, confidence: fl
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("student width m (neurons)")
     ax.set_ylabel("probability of a common center")
-    ax.set_title(f"{title}\n(bars: Clopper–Pearson intervals at confidence {confidence:.5g} each, Bonferroni over all "
-                 "widths; bound clipped at 0)", fontsize=9)
+    ax.set_title(f"{title}\n(bars: Clopper–Pearson intervals at confidence {confidence:.5g} each, "
+                 "Bonferroni over all widths; bound clipped at 0)", fontsize=9)
     ax.legend(fontsize=6, ncol=max(1, len(curves)))
     return fig
