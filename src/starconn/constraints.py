@@ -3,8 +3,8 @@
 A :class:`~starconn.params.Param` checks one value against its range; some chapters also need
 values to fit together (a student at least as wide as the teacher, a 4-PL width ≥ 2M − 1, …).
 ``check(cfg)`` raises a one-line :class:`~starconn.params.ParamError` naming the parameter, the
-rule and the value; every chapter function of Parts I and II calls it first. A chapter without an
-entry in :data:`CONSTRAINTS` has no joint constraint.
+rule and the value; every chapter function of Parts I and II calls it first (the Part III chapters
+do not yet). A chapter without an entry in :data:`CONSTRAINTS` has no joint constraint.
 """
 from __future__ import annotations
 
@@ -68,6 +68,17 @@ def _linear_ngd(cfg: Mapping) -> None:
          "be a non-empty list of integers", cfg["widths"])
 
 
+def _baselines(cfg: Mapping) -> None:
+    beta = cfg["star_beta"]
+    need(len(beta) == 2, "star_beta", "be two Beta parameters [a, b], both > 0", beta)
+
+
+def _width_sweep(cfg: Mapping) -> None:
+    from .width_sweep import check_widths  # the chapter's own rule (it checks it after loading the data)
+
+    check_widths(cfg["widths"])
+
+
 CONSTRAINTS: dict[str, Callable[[Mapping], None]] = {
     "relu-manifold": _relu_manifold,
     "relu-pl-connectivity": _relu_pl,
@@ -77,6 +88,9 @@ CONSTRAINTS: dict[str, Callable[[Mapping], None]] = {
     "linear-2pl": _linear_2pl,
     "linear-star": _linear_star,
     "linear-ngd": _linear_ngd,
+    # Part III: rules the chapters check themselves, later (found by tests/test_random_params.py)
+    "baselines": _baselines,  # checked after the minima are trained
+    "ngd-width-practical": _width_sweep,  # checked after the data are loaded
 }
 
 

@@ -92,7 +92,7 @@ NGD = Chapter(
      SEED),
     table({
         "smoke": dict(widths=[8, 32], n_pairs=1, n_train=500, n_test=500, steps=300, center_epochs=3),
-        "cpu": dict(widths=[8, 16, 32, 64, 128], n_pairs=3, n_train=2000, n_test=5000, steps=6000,
+        "cpu": dict(widths=[8, 16, 32, 64, 128], n_pairs=5, n_train=2000, n_test=5000, steps=6000,
                     center_epochs=30),
         "paper": dict(widths=[8, 16, 32, 64, 128, 256, 512], n_pairs=5, n_train=5000, n_test=20000,
                       steps=20000, center_epochs=100),

@@ -9,7 +9,7 @@ def probability_figure(curves: list[dict], vary: str, title: str, confidence: fl
     """P(k random minima have a common center) against the width m, one colour per curve:
     the paper's draw (estimate with its Clopper–Pearson interval), the paper's bound (clipped at 0), and
     the no-zero-rows variant's closed form. ``vary`` is the curve key in the legend ("M" or "k")."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    fig, ax = plt.subplots(figsize=(8, 5.2), layout="constrained")
     for i, c in enumerate(curves):
         col = f"C{i}"
         est = np.array(c["estimate"])
@@ -24,5 +24,5 @@ def probability_figure(curves: list[dict], vary: str, title: str, confidence: fl
     ax.set_ylabel("probability of a common center")
     ax.set_title(f"{title}\n(bars: Clopper–Pearson intervals at confidence {confidence:.5g} each, "
                  "Bonferroni over all widths; bound clipped at 0)", fontsize=9)
-    ax.legend(fontsize=6, ncol=max(1, len(curves)))
+    fig.legend(fontsize=7, ncol=min(3, 3 * len(curves)), loc="outside lower center")
     return fig
