@@ -43,6 +43,18 @@ class Claims:
     def skip(self, claim: str, why: str) -> None:
         self.skipped.append((claim, why))
 
+    def decrease(self, m: Mapping[str, Any], name: str, claim: str, alpha: float, detail: str = "") -> None:
+        """The claim that ``name`` decreases, from the metrics of :func:`starconn.stats.trend_metrics`:
+        held or failed by its verdict ``{name}_decreasing``, skipped when the design cannot reach
+        p ≤ alpha (no verdict)."""
+        if f"{name}_decreasing" not in m:
+            self.skip(claim, f"{m[f'{name}_trend_points']} points cannot reach p ≤ {alpha:g} (smallest possible "
+                             f"p = {m[f'{name}_trend_min_p']:.2g}: too few widths or seeds)")
+        else:
+            tau = m[f"{name}_trend_tau"]  # None when every value is equal
+            self.require(m[f"{name}_decreasing"], claim, f"Kendall τ = {'—' if tau is None else f'{tau:.3f}'}, "
+                                                        f"p = {m[f'{name}_trend_p']:.3g}{detail}")
+
     def trained(self, ok: Any, claim: str, detail: str, profile: str, dependent: list[str]) -> bool:
         """A precondition of the ``dependent`` claims, e.g. "SGD reached solutions": itself a claim at
         the ``cpu`` and ``paper`` profiles; at ``smoke``, which cuts training short, the dependent

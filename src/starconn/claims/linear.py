@@ -77,12 +77,7 @@ def ngd(c: Claims, m: Mapping[str, Any], profile: str) -> None:
     if not c.trained(m["minima_max_rel_risk"] < TRAINED, f"Adam reached minima (population risk < {TRAINED:g}·E y²)",
                      f"largest risk of a foot {m['minima_max_rel_risk']:.1e}·E y²", profile, claims):
         return
-    if "ngd_decreasing" not in m:
-        c.skip(NGD_CLAIM, f"{m['ngd_trend_points']} runs over {len(m['ngd_mean'])} widths cannot reach p ≤ {ALPHA:g} "
-                          f"(smallest possible p = {m['ngd_trend_min_p']:.2g})")
-    else:
-        c.require(m["ngd_decreasing"], NGD_CLAIM, f"Kendall τ = {m['ngd_trend_tau']}, p = {m['ngd_trend_p']:.3g}, "
-                                                  f"means {m['ngd_mean']}")
+    c.decrease(m, "ngd", NGD_CLAIM, ALPHA, f", means {m['ngd_mean']}")
     c.require(m["fold_below_linear_all_widths"], claims[1],
               f"mean fold-line barrier {m['fold_max_risk_mean']} vs straight {m['linear_max_risk_mean']}")
 
