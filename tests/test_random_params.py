@@ -53,7 +53,7 @@ WORKERS = 2
 SIZES = {"epochs", "steps", "trials", "restarts", "runs", "pairs", "search_trials", "center_epochs", "bezier_epochs",
          "star_epochs", "study_epochs", "width", "widths", "ensemble", "B_r", "B_t", "m_max"}
 SCALES = {"batch_size"}  # drawn in [smoke/2, 2·smoke]: a tiny batch multiplies the steps
-ORIGINAL_CACHE = os.environ.get("STARCONN_CACHE")  # before the autouse fixture isolates each test
+USER_STORE = config.cache_dir()  # read at import, before the autouse fixture isolates each test
 # Chapters whose claim cell is known to fail on some valid draws (asserting claims about minima on
 # networks the smoke scale does not train): their failures are reported and make the test xfail,
 # not pass. Remove an entry once its chapter gates those claims on reaching minima.
@@ -175,7 +175,7 @@ def test_every_chapter_runs_with_random_valid_parameters(tmp_path):
     data = _data_dir()
     store = tmp_path / "store"
     store.mkdir()
-    shared = Path(ORIGINAL_CACHE or config.cache_dir()).expanduser() / "datasets"
+    shared = USER_STORE / "datasets"
     shared.mkdir(parents=True, exist_ok=True)
     (store / "datasets").symlink_to(shared, target_is_directory=True)  # decoded data reused, minima not
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
