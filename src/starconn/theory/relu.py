@@ -156,6 +156,7 @@ def random_labels(m: int, M: int, rng: np.random.Generator, size: tuple = (), p_
 
 
 def _by_rejection(n: int, m: int, M: int, p_zero: float, F: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """n draws of :func:`random_labels`: i.i.d. rows, the draws that leave a column unused rejected."""
     out = np.empty((n, m), dtype=np.int64)
     todo = np.arange(n)
     while len(todo):
@@ -170,6 +171,7 @@ def _by_rejection(n: int, m: int, M: int, p_zero: float, F: np.ndarray, rng: np.
 
 
 def _row_by_row(n: int, m: int, M: int, p_zero: float, F: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """n draws of :func:`random_labels` from the conditional law, one row at a time (no rejection)."""
     q = (1 - p_zero) / M
     used = np.zeros((n, M), dtype=bool)
     out = np.empty((n, m), dtype=np.int64)
