@@ -76,7 +76,8 @@ TRAIN = (
     Param("steps", int, "SGD steps", low=1),
     Param("lr_scale", float, "SGD step size times m (lr = lr_scale / m)", low=1e-6, high=100.0),
     Param("batch_size", int, "SGD minibatch size", low=1),
-    Param("init_scale", float, "initial entries uniform in ±init_scale/√d (1 = nn.Linear's default)", low=0.0),
+    Param("init_scale", float, "initial entries uniform in ±init_scale/√d (1 = nn.Linear's default; 0 would be a "
+          "fixed point of SGD: every ReLU gradient vanishes at W = 0)", low=1e-3),
 )
 
 NGD = Chapter(
@@ -93,7 +94,7 @@ NGD = Chapter(
      SEED),
     table({
         "smoke": dict(widths=[8, 32], n_pairs=1, n_train=500, n_test=500, steps=300, center_epochs=3),
-        "cpu": dict(widths=[8, 16, 32, 64, 128], n_pairs=3, n_train=2000, n_test=5000, steps=6000,
+        "cpu": dict(widths=[8, 16, 32, 64, 128], n_pairs=5, n_train=2000, n_test=5000, steps=6000,
                     center_epochs=30),
         "paper": dict(widths=[8, 16, 32, 64, 128, 256, 512], n_pairs=5, n_train=5000, n_test=20000,
                       steps=20000, center_epochs=100),
