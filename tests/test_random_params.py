@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from starconn import config, constraints
+from starconn import config
 from starconn.params import ParamError
 from starconn.profiles import CHAPTERS
 
@@ -119,11 +119,11 @@ def draw(chapter_id: str, index: int, tries: int = 500) -> dict:
     for _ in range(tries):
         chosen = {p.name: (p.choices[int(rng.integers(len(p.choices)))] if p.choices else bool(rng.integers(2)))
                   for p in ch.params if p.choices or p.kind is bool}
-        smoke = ch.resolve("smoke", **chosen)
-        given = {**chosen, **{p.name: _value(p, smoke[p.name], rng) for p in ch.params
-                              if p.name not in chosen and p.kind is not str}}
         try:
-            constraints.check(ch.resolve("smoke", **given))
+            smoke = ch.resolve("smoke", **chosen)
+            given = {**chosen, **{p.name: _value(p, smoke[p.name], rng) for p in ch.params
+                                  if p.name not in chosen and p.kind is not str}}
+            ch.resolve("smoke", **given)  # checks the joint constraints (starconn.constraints) too
         except ParamError:
             continue
         return given

@@ -178,7 +178,7 @@ def test_draw_pair_follows_definition_13(rng):
     assert np.mean(labs == R.ZERO) == pytest.approx(0.3, abs=0.02)
     for w, lab in zip(W, labs):
         np.testing.assert_array_equal(R.labels_of(w, 4), lab)
-    assert N.uniform_r(4) == 0.2
+    assert R.paper_p_zero(4) == 0.2
     with pytest.raises(ValueError, match="r .* must be in"):
         N.draw_pair(10, 2, 1.0, rng)
 
@@ -267,8 +267,8 @@ def test_chapter_parameters_are_checked():
     for bad, match in [(dict(widths=[4, 8]), "widths.*> M = 4"), (dict(actives=[2]), "actives"),
                        (dict(actives=[40]), "actives"), (dict(Ms=[2, 4096]), "Ms"), (dict(d=3), "'d'"),
                        (dict(widths=[16]), "at least 2 distinct")]:
-        with pytest.raises(ParamError, match=match):
-            C.ngd_theory(ch.resolve("smoke", **bad))
+        with pytest.raises(ParamError, match=match):  # at resolve, before any work
+            ch.resolve("smoke", **bad)
 
 
 def test_chapter_runs_at_a_tiny_scale():

@@ -2,15 +2,16 @@
 
 A :class:`~starconn.params.Param` checks one value against its range; some chapters also need
 values to fit together (a student at least as wide as the teacher, a 4-PL width ≥ 2M − 1, …).
-``check(cfg)`` raises a one-line :class:`~starconn.params.ParamError` naming the parameter, the
-rule and the value; every chapter function of Parts I and II calls it first (the Part III chapters
-do not yet). A chapter without an entry in :data:`CONSTRAINTS` has no joint constraint.
+``check(cfg)`` raises a one-line :class:`~starconn.errors.ParamError` naming the parameter, the
+rule and the value; ``Chapter.resolve`` calls it, so a bad combination fails before any work (on
+the command line: exit code 2). A chapter without an entry in :data:`CONSTRAINTS` has no joint
+constraint.
 """
 from __future__ import annotations
 
 from typing import Callable, Mapping
 
-from .params import ParamError
+from .errors import ParamError
 
 
 def need(ok: bool, name: str, rule: str, value) -> None:
@@ -74,9 +75,19 @@ def _baselines(cfg: Mapping) -> None:
 
 
 def _width_sweep(cfg: Mapping) -> None:
-    from .width_sweep import check_widths  # the chapter's own rule (it checks it after loading the data)
+    ws = {float(w) for w in cfg["widths"]}
+    need(len(ws) >= 2 and min(ws) > 0, "widths", "hold at least two distinct positive widths", cfg["widths"])
 
-    check_widths(cfg["widths"])
+
+def _relu_ngd_theory(cfg: Mapping) -> None:
+    M, widths = cfg["M"], sorted(set(cfg["widths"]))
+    _relu_dims(cfg, M)
+    need(len(widths) >= 2, "widths", "hold at least 2 distinct widths", cfg["widths"])
+    need(widths[0] > M, "widths", f"be > M = {M} (Theorems 12 and 14 assume m > M)", cfg["widths"])
+    need(all(K >= M and sum(w >= 2 * K for w in widths) >= 2 for K in cfg["actives"]), "actives",
+         f"hold K >= M = {M} with at least 2 widths >= 2K (widths {widths})", cfg["actives"])
+    need(len(cfg["Ms"]) >= 2 and max(cfg["Ms"]) < widths[-1], "Ms",
+         f"hold >= 2 teacher sizes below max(widths) = {widths[-1]}", cfg["Ms"])
 
 
 CONSTRAINTS: dict[str, Callable[[Mapping], None]] = {
@@ -88,9 +99,9 @@ CONSTRAINTS: dict[str, Callable[[Mapping], None]] = {
     "linear-2pl": _linear_2pl,
     "linear-star": _linear_star,
     "linear-ngd": _linear_ngd,
-    # Part III: rules the chapters check themselves, later (found by tests/test_random_params.py)
-    "baselines": _baselines,  # checked after the minima are trained
-    "ngd-width-practical": _width_sweep,  # checked after the data are loaded
+    "relu-ngd-theory": _relu_ngd_theory,
+    "baselines": _baselines,
+    "ngd-width-practical": _width_sweep,
 }
 
 

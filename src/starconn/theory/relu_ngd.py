@@ -65,12 +65,6 @@ from .relu import ZERO, random_labels
 # random minima: Unif(M) and SP(M, r)
 # ---------------------------------------------------------------------------------------------
 
-def uniform_r(M: int) -> float:
-    """The zero-row probability of the paper's Unif(𝓜): each row's type uniform over S_0 … S_M
-    (the draw of the proofs of Theorems 8 and 12, Appendix A.2 and A.6), i.e. 1/(M+1)."""
-    return 1.0 / (M + 1)
-
-
 def magnitudes(labels: np.ndarray, M: int, rng: np.random.Generator) -> np.ndarray:
     """The (…, m, M) minima with the given labels, column j's unit mass split over its rows by a
     flat Dirichlet (the uniform distribution on that simplex): normalised Exp(1) weights."""

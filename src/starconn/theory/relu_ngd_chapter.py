@@ -17,7 +17,7 @@ import numpy as np
 from scipy.stats import kendalltau
 from tqdm import tqdm
 
-from ..params import ParamError
+from .. import constraints
 from . import relu as R
 from . import relu_ngd as N
 from . import relu_train as T
@@ -140,29 +140,13 @@ def active_fraction(W, share: float = SHARE) -> float:
 
 def _models(cfg) -> list[dict]:
     """The draws compared: Unif(𝓜), SP(𝓜, r) for each r in ``rs``, SP(𝓜, 1 − K/m) for each K."""
-    out = [{"name": "uniform", "label": rf"Unif($\mathcal{{M}}$) (r = 1/(M+1) = {N.uniform_r(cfg.M):.2f})",
-            "r": lambda m: N.uniform_r(cfg.M), "fixed_r": N.uniform_r(cfg.M)}]
+    out = [{"name": "uniform", "label": rf"Unif($\mathcal{{M}}$) (r = 1/(M+1) = {R.paper_p_zero(cfg.M):.2f})",
+            "r": lambda m: R.paper_p_zero(cfg.M), "fixed_r": R.paper_p_zero(cfg.M)}]
     out += [{"name": f"sparse r={r:g}", "label": rf"SP($\mathcal{{M}}$, r = {r:g})", "r": (lambda m, r=r: r),
              "fixed_r": r} for r in cfg.rs]
     out += [{"name": f"active K={K}", "label": rf"SP($\mathcal{{M}}$, 1 − {K}/m): {K} active rows", "K": K,
              "r": (lambda m, K=K: 1 - K / m), "fixed_r": None} for K in cfg.actives]
     return out
-
-
-def _check(cfg) -> None:
-    if not cfg.widths or len(set(cfg.widths)) < 2:
-        raise ParamError(f"parameter 'widths' must hold at least 2 distinct widths; got {cfg.widths!r}")
-    if min(cfg.widths) <= cfg.M:
-        raise ParamError(f"parameter 'widths' must be > M = {cfg.M} (Theorems 12 and 14 assume m > M); "
-                         f"got {cfg.widths!r}")
-    if any(K < cfg.M or sum(w >= 2 * K for w in set(cfg.widths)) < 2 for K in cfg.actives):
-        raise ParamError(f"parameter 'actives' must hold K >= M = {cfg.M} with at least 2 widths >= 2K "
-                         f"(widths {sorted(set(cfg.widths))}); got {cfg.actives!r}")
-    if cfg.d < cfg.M:
-        raise ParamError(f"parameter 'd' must be >= M = {cfg.M} (the teacher reads x_1 … x_M); got {cfg.d}")
-    if len(cfg.Ms) < 2 or max(cfg.Ms) >= max(cfg.widths):
-        raise ParamError(f"parameter 'Ms' must hold >= 2 teacher sizes below max(widths) = {max(cfg.widths)}; "
-                         f"got {cfg.Ms!r}")
 
 
 def _pairs(m: int, M: int, r: float, n: int, rng: np.random.Generator) -> dict:
@@ -249,7 +233,7 @@ def ngd_theory(cfg) -> dict:
     """Everything the chapter shows: per draw model and width the exact 2-PL NGD bound and the
     path lower bound of ``n_pairs`` pairs with their width trends; the uniform level against M; SGD
     students placed among the draws."""
-    _check(cfg)
+    constraints.check(cfg)
     t0 = time.time()
     rng = np.random.default_rng([cfg.seed, 12])
     M, widths = cfg.M, sorted(set(cfg.widths))
@@ -278,7 +262,7 @@ def ngd_theory(cfg) -> dict:
     # Theorem 12's level against M, at the largest width
     by_M = {"M": [], "bound": []}
     for Mi in tqdm(cfg.Ms, desc="uniform, M", file=sys.stderr, mininterval=1):
-        res = _pairs(widths[-1], Mi, N.uniform_r(Mi), cfg.n_pairs, rng)
+        res = _pairs(widths[-1], Mi, R.paper_p_zero(Mi), cfg.n_pairs, rng)
         by_M["M"] += [Mi] * cfg.n_pairs
         by_M["bound"] += res["bound"]
         _merge(checks, res)
