@@ -8,6 +8,7 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
+from starconn import claims
 from starconn.params import ParamError
 from starconn.profiles import CHAPTERS
 from starconn.theory import relu as R
@@ -227,6 +228,8 @@ def _true_metrics(rng):
 
 def test_claim_check_passes_when_the_claims_hold(rng):
     assert C.claim_failures(_true_metrics(rng)) == []
+    report = claims.check("relu-ngd-theory", _true_metrics(rng), "cpu")  # the notebook's call
+    assert report.held and not report.skipped
 
 
 @pytest.mark.parametrize("case", ["sparse falls to 1", "uniform falls to 1", "active flat", "exponent above 1/2",
@@ -253,6 +256,8 @@ def test_claim_check_fails_on_false_cases(rng, case):
     else:
         m["max_certificate_gap"] = 1e-6
     assert C.claim_failures(m)
+    with pytest.raises(claims.ClaimFailed):  # the notebook's call
+        claims.check("relu-ngd-theory", m, "cpu")
 
 
 def test_active_fraction():
