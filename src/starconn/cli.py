@@ -5,11 +5,13 @@
     python -m starconn run CHAPTER [--profile P] [-p NAME VALUE]... [--out DIR]
     python -m starconn book [--profile P] [--no-execute]
     python -m starconn sweep CHAPTER [--profile P] [-p NAME VALUE]... [--out DIR] [--scheduler ADDRESS]
+    python -m starconn gpu-plan [-p NAME VALUE]... [--next | --command N | --args JOB | --run JOB...]
 
 ``show`` prints every parameter the run would use, its value and its origin (the paper, our
 choice, a deviation from the paper, the profile, or your override) with the reason. Every
 parameter is validated before any work starts; a bad one is a one-line error naming the parameter
-and the allowed values, with exit code 2.
+and the allowed values, with exit code 2. ``gpu-plan`` cuts the paper-scale Part III into device
+calls that each fit 9 minutes on a GPU (``starconn.gpuplan``).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import build, config, runner, sweep
+from . import build, config, gpuplan, runner, sweep
 from .errors import ChapterFailed, ParamError
 from .params import PROFILE
 from .profiles import CHAPTERS, chapter
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--profile", help=PROFILE.allowed())
     b.add_argument("--no-execute", action="store_true", help="render stored executions; fail if one is stale")
     sweep.add_arguments(sub.add_parser("sweep", help="a grid of chapter runs (-p NAME VALUE repeated) on Dask"))
+    gpuplan.add_arguments(sub.add_parser("gpu-plan", help="the paper-scale Part III as device calls of ≤ 9 minutes"))
     args = ap.parse_args(argv)
     for var in ("STARCONN_DATA", "STARCONN_CACHE", "STARCONN_OUT"):  # chapters run with cwd book/
         if os.environ.get(var):
@@ -62,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "sweep":
             return sweep.main(args)
+        if args.cmd == "gpu-plan":
+            return gpuplan.main(args)
         profile = PROFILE.check(args.profile) if args.profile else config.default_profile()
         return build.build(profile, execute=not args.no_execute)
     except ParamError as err:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import torch
 
-from . import config
+from . import config, levers
 from .params import Config
 from .profiles import chapter
 from .store import atomic_write
@@ -37,6 +37,7 @@ def env_info(data_source: str | None = None, device: torch.device | None = None)
         "python": platform.python_version(),
         "data_source": data_source or "none (synthetic / closed form)",
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
+        "levers": levers.active(),  # the execution levers set (starconn.levers); {}: none
     }
 
 
@@ -117,7 +118,9 @@ def comparison(result: dict, recorded: dict | None = None) -> str:
         return "The paper reports no number for this setting in this table; there is nothing to compare."
     head = ["metric", "paper", f"this run ({result['profile']}, {result['env']['card']})"]
     if recorded:
-        dev = ", ".join(f"{k} = {v}" for k, v in deviations(recorded).items())
+        changing = {k: v for k, v in recorded["env"].get("levers", {}).items() if k in levers.CHANGES_NUMBERS}
+        dev = ", ".join([f"{k} = {v}" for k, v in deviations(recorded).items()]
+                        + [f"{k}={v}" for k, v in changing.items()])
         head.append(f"recorded paper-scale run ({recorded['env']['card']}, {recorded['env']['date']}"
                     f"{'; unlike the `paper` profile: ' + dev if dev else ''})")
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
