@@ -257,11 +257,13 @@ def summary(metrics: dict[str, dict]) -> str:
         r0, r1 = m["r"][0], m["r"][-1]
 
         def way(kind):
-            n, down = len(m[f"{kind}_slopes"]), sum(falls(v) for v in m[f"{kind}_slopes"])
-            up = sum(v > FLAT for v in m[f"{kind}_slopes"])
-            if down == n:
-                return "falls for every held-out minimum"
-            return "rises for every held-out minimum" if up == n else f"falls for {down}, rises for {up} of {n} held-out minima"
+            v = m[f"{kind}_slopes"]
+            counts = {"falls": sum(map(falls, v)), "rises": sum(x > FLAT for x in v)}
+            counts["is flat (within rounding)"] = len(v) - counts["falls"] - counts["rises"]
+            for word, k in counts.items():
+                if k == len(v):
+                    return f"{word.removesuffix(' (within rounding)')} for every held-out minimum"
+            return ", ".join(f"{w} for {k}" for w, k in counts.items() if k) + f" of {len(v)} held-out minima"
 
         out.append(
             f"**{setting}.** From r = {r0} to r = {r1} feet, the loss barrier from the center to a held-out minimum "
