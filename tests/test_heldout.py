@@ -41,11 +41,12 @@ def test_the_claim_fails_when_one_held_out_minimum_does_not_fall(profile):
                 heldout.check_claim(bad, profile)
 
 
-def test_held_out_seeds_must_not_be_feet():
-    cfg = starconn.CHAPTERS["star-heldout"].resolve("cpu", setting="fnn-mnist", heldout_seed=3)
-    with pytest.raises(ValueError, match="heldout_seed: the held-out seeds \\[3, 4, 5\\] include the feet's seeds \\[3, 4\\]"):
-        heldout.heldout_seeds(cfg)
-    assert heldout.heldout_seeds(starconn.CHAPTERS["star-heldout"].resolve("cpu", setting="fnn-mnist")) == [100, 101, 102]
+def test_the_held_out_minima_are_the_seeds_after_the_feet():
+    ch = starconn.CHAPTERS["star-heldout"]
+    cfg = ch.resolve("cpu", setting="fnn-mnist", seed=3)
+    assert heldout.feet_seeds(cfg) == [3, 4, 5, 6, 7] and heldout.heldout_seeds(cfg) == [8, 9, 10]
+    cfg = ch.resolve("cpu", setting="vgg16-cifar10", r_values=[2, 1], n_heldout=2)
+    assert heldout.feet_seeds(cfg) == [0, 1] and heldout.heldout_seeds(cfg) == [2, 3]
 
 
 def test_the_cpu_centers_are_the_star_chapters_centers():

@@ -6,7 +6,8 @@ The paper's center θ*_r is found from r feet θ_1 … θ_r (``center.find_cente
 minima of seeds ``seed`` … ``seed + r − 1``) this module measures, on the training set, the
 barrier of the segment
 
-* θ*_r → θ'_j for every held-out minimum θ'_j (seeds ``heldout_seed`` …, never a foot);
+* θ*_r → θ'_j for every held-out minimum θ'_j (the ``n_heldout`` seeds after the feet's, so never
+  a foot);
 * θ*_r → π_j(θ'_j), θ'_j with its hidden units permuted by weight matching to θ*_r
   (``matching.align``; the same function as θ'_j, a different point);
 * θ*_r → θ_i for every foot (what the search optimised);
@@ -55,14 +56,8 @@ def feet_seeds(c: Config) -> list[int]:
 
 
 def heldout_seeds(c: Config) -> list[int]:
-    """The held-out minima's seeds; ``ValueError`` if one of them is a foot's."""
-    held = [c.heldout_seed + j for j in range(c.n_heldout)]
-    shared = sorted(set(held) & set(feet_seeds(c)))
-    if shared:
-        raise ValueError(f"heldout_seed: the held-out seeds {held} include the feet's seeds {shared} (feet: seed "
-                         f"{c.seed} … {c.seed + max(c.r_values) - 1}); choose heldout_seed ≥ {c.seed + max(c.r_values)} "
-                         f"or < {c.seed - c.n_heldout + 1}")
-    return held
+    """The held-out minima's seeds: the ``n_heldout`` seeds after the feet's."""
+    return [c.seed + max(c.r_values) + j for j in range(c.n_heldout)]
 
 
 def center_epochs(c: Config, r: int) -> int:

@@ -19,8 +19,8 @@ PARAMS = tuple(Param("setting", str, "network and dataset (none given: the chapt
                if p.name == "setting" else p for p in TRAIN_PARAMS) + (
     Param("r_values", list, "numbers r of feet: one center per r, found from the minima seed … seed + r − 1",
           low=1, high=20, min_len=2),
-    Param("n_heldout", int, "held-out minima (seeds heldout_seed …), never used by a center search", low=2, high=20),
-    Param("heldout_seed", int, "seed of the first held-out minimum (must not be a foot's seed)", low=0),
+    Param("n_heldout", int, "held-out minima, never used by a center search: the seeds after the feet's "
+          "(seed + max r …)", low=2, high=20),
     Param("lam", float, "penalty weight λ of ‖θ−θ_i‖² in the center search", low=0.0),
     Param("epochs_per_foot", bool, "center_epochs counts per foot: the center of r feet searches r × center_epochs "
           "epochs (else every center gets center_epochs)"),
@@ -30,7 +30,6 @@ PARAMS = tuple(Param("setting", str, "network and dataset (none given: the chapt
 R_PAPER = choice([1, 2, 3, 5, 8], "issue 19: r = 1, 2, 3, 5, 8 (Sonthalia et al. 2024 vary the number of anchors)")
 HELDOUT = {
     "n_heldout": choice(5, "five held-out minima: the trend's sign is tested on each"),
-    "heldout_seed": choice(100, "far from every foot's seed (feet: seed … seed + 7)"),
     "epochs_per_foot": choice(False, "every center gets the star chapters' center_epochs, whatever r (so the "
                               "centers shared with star-barriers and ngd-practical are the same entries)"),
 }
