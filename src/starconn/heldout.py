@@ -23,13 +23,11 @@ against log₂ r (:func:`slopes`); :func:`check_claim` asserts its sign.
 """
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass, replace
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from . import paths, practical, results
@@ -166,10 +164,11 @@ def study(s: practical.Setup, progress: bool = True) -> HeldOut:
         sr = replace(s, cfg=Config({**c, "center_epochs": center_epochs(c, r)}))
         center, info = practical.get_center(sr, [p for p, _ in feet[:r]],
                                             [practical.minimum_key(s, sd) for sd in seeds[:r]], c.lam)
-        aligned = [align(center, p, seed=c.seed, spec=spec)[0] for p, _ in held]
-        ends = {"feet": [p for p, _ in feet[:r]], "heldout": [p for p, _ in held], "aligned": aligned}
-        centers[r] = Links(r, info, *([curve(center, p) for p in ends[k]] for k in ("feet", "heldout", "aligned")),
-                           {k: [paths.distance(center, p) for p in v] for k, v in ends.items()})
+        ends = {"feet": [p for p, _ in feet[:r]], "heldout": [p for p, _ in held],
+                "aligned": [align(center, p, seed=c.seed, spec=spec)[0] for p, _ in held]}
+        segments = {k: [curve(center, p) for p in v] for k, v in ends.items()}
+        centers[r] = Links(r, info, **segments, distance={k: [paths.distance(center, p) for p in v]
+                                                          for k, v in ends.items()})
     pairs = {(i, i + 1): curve(feet[i][0], feet[i + 1][0]) for i in range(len(feet) - 1)}
     bar.close()
     return HeldOut(c.setting, c.profile, [m for _, m in feet], [m for _, m in held], centers, pairs)
@@ -184,12 +183,13 @@ def describe(c: Config) -> str:
     epochs = ", ".join(f"r = {r}: {center_epochs(c, r)}" for r in sorted(set(c.r_values)))
     return (f"Feet: seeds {c.seed} … {c.seed + max(c.r_values) - 1}; held-out minima: seeds "
             f"{', '.join(map(str, heldout_seeds(c)))}; center epochs {epochs}; barriers on the first "
-            f"{c.n_eval} training examples at {c.n_points} points per segment.")
+            f"{min(c.n_eval, c.n_train)} training examples at {c.n_points} points per segment.")
 
 
 def table(h: HeldOut) -> str:
-    """Per r: the center's training loss and accuracy, and the mean loss / accuracy barrier of its
-    segments to its feet, to the held-out minima and to their aligned copies."""
+    """Per r: the center's training loss and accuracy, the mean loss / accuracy barrier of its
+    segments to the held-out minima, to their aligned copies and to its feet, and its mean distance
+    to the held-out minima before and after alignment."""
     m = h.metrics()
     rows = ["| r | center train loss | center train acc (%) | → held-out: loss / acc (%) "
             "| → held-out aligned: loss / acc (%) | → feet: loss / acc (%) | ‖θ*−θ'‖ raw / aligned |",
