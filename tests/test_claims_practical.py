@@ -62,7 +62,7 @@ def comparison(barriers: dict[str, float], start: float = 0.01, aligned_length: 
     return baselines.Comparison([], 1.0, 0, None, paths, {})
 
 
-TRUE = {"linear": 2.0, "aligned": 1.0, "bezier": 0.1, "fold": 0.05, "beta_star": 0.3}
+TRUE = {"linear": 2.0, "aligned": 1.0, "repair": 0.5, "bezier": 0.1, "fold": 0.05, "beta_star": 0.3}
 
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
@@ -78,6 +78,12 @@ def test_baselines_claims(profile):
         with pytest.raises(AssertionError, match="weight matching does not lower"):
             baselines.check_claims(aligned_worse, "fnn-mnist", profile)
         baselines.check_claims(aligned_worse, "vgg16-cifar10", profile)  # measured, not claimed, for VGG16
+        with pytest.raises(AssertionError, match="REPAIR does not lower the aligned line's training-loss barrier: 1.2"):
+            baselines.check_claims(comparison({**TRUE, "repair": 1.2}), "fnn-mnist", profile)
+        no_repair = {k: v for k, v in TRUE.items() if k != "repair"}
+        with pytest.raises(AssertionError, match="the FNN has no REPAIR path"):
+            baselines.check_claims(comparison(no_repair), "fnn-mnist", profile)
+        assert "REPAIR" not in baselines.check_claims(comparison(no_repair), "vgg16-cifar10", profile)
     with pytest.raises(AssertionError, match="path 'fold' does not start at θ1"):
         baselines.check_claims(comparison(TRUE, start=0.5), "fnn-mnist", profile)
     with pytest.raises(AssertionError, match="weight matching moved π\\(θ2\\) away from θ1"):
