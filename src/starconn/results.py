@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import os
 import platform
 import time
 from pathlib import Path
@@ -28,6 +29,14 @@ except ImportError:
     myst_glue = None
 
 
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.machine())
+
+
 def env_info(data_source: str | None = None, device: torch.device | None = None) -> dict:
     dev = device or config.device()
     return {
@@ -37,6 +46,8 @@ def env_info(data_source: str | None = None, device: torch.device | None = None)
         "python": platform.python_version(),
         "data_source": data_source or "none (synthetic / closed form)",
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, {_cpu_model()}",
+        "commit": config.commit(),
         "levers": levers.active(),  # the execution levers set (starconn.levers); {}: none
     }
 
@@ -79,8 +90,8 @@ def record(cfg: Config, metrics: Mapping[str, Any], paper: Mapping[str, Any] | N
 
 
 def recorded_paper_run(chapter: str, setting: str | None = None) -> dict | None:
-    """The committed paper-scale result ``results/paper/[<setting>/]<chapter>.json``, if any."""
-    path = config.PAPER_RESULTS / (setting or "") / f"{chapter}.json"
+    """The committed paper-scale result ``results/paper/<setting or chapter>/<chapter>.json``, if any."""
+    path = config.PAPER_RESULTS / (setting or chapter) / f"{chapter}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 

@@ -9,7 +9,7 @@ Nothing here is typed by hand:
   (``Chapter.numbers(setting)``). A chapter that names a *Table* is scored for every setting the
   table has a number for; one that names only figures, for the setting of its ``paper`` profile;
   any setting with a recorded result is scored too.
-* **Ours** come from the committed paper-scale runs ``results/paper/[<setting>/]<chapter>.json``
+* **Ours** come from the committed paper-scale runs ``results/paper/<setting or chapter>/<chapter>.json``
   (``results.recorded_paper_run``; a run whose parameters differ from the ``paper`` profile says
   how, ``results.deviations``) and, labelled as a build result, from the latest chapter JSON of the
   current or earlier book builds (``STARCONN_OUT`` and ``_build/results[/<profile>]``): the most
@@ -302,7 +302,7 @@ def unlike_paper(ch: Chapter, res: dict) -> dict[str, tuple[Any, Any]]:
 def _recorded(chapter: str, setting: str | None, paper_dir: Path | None) -> dict | None:
     if paper_dir is None:
         return results.recorded_paper_run(chapter, setting)
-    path = Path(paper_dir) / (setting or "") / f"{chapter}.json"
+    path = Path(paper_dir) / (setting or chapter) / f"{chapter}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
