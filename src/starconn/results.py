@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import os
 import platform
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from . import config
+from . import config, levers
 from .params import Config
 from .profiles import chapter
 from .protocol import Value
@@ -29,6 +30,14 @@ except ImportError:
     myst_glue = None
 
 
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.machine())
+
+
 def env_info(data_source: str | None = None, device: torch.device | None = None) -> dict:
     dev = device or config.device()
     return {
@@ -38,6 +47,9 @@ def env_info(data_source: str | None = None, device: torch.device | None = None)
         "python": platform.python_version(),
         "data_source": data_source or "none (synthetic / closed form)",
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, {_cpu_model()}",
+        "commit": config.commit(),
+        "levers": levers.active(),  # the execution levers set (starconn.levers); {}: none
     }
 
 
@@ -81,12 +93,17 @@ def record(cfg: Config, metrics: Mapping[str, Any], paper: Mapping[str, Any] | N
 SCALES = {"paper": "paper scale", "cpu": "reduced scale"}  # results/<scale>/: committed runs of that profile
 
 
-def recorded_run(chapter: str, setting: str | None = None, scale: str = "paper") -> dict | None:
-    """The committed run ``results/<scale>/[<setting>/]<chapter>.json`` (``scale``: ``paper`` or
-    ``cpu``, the profile it ran at), if any."""
+def run_dir(chapter: str, setting: str | None = None, scale: str = "paper") -> Path:
+    """Where ``scripts/record.sh`` keeps a chapter's runs: ``results/<scale>/<setting or chapter>/``
+    (``scale``: ``paper`` or ``cpu``, the profile they ran at)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
-    path = config.RESULTS / scale / (setting or "") / f"{chapter}.json"
+    return config.RESULTS / scale / (setting or chapter)
+
+
+def recorded_run(chapter: str, setting: str | None = None, scale: str = "paper") -> dict | None:
+    """The committed run ``results/<scale>/<setting or chapter>/<chapter>.json``, if any."""
+    path = run_dir(chapter, setting, scale) / f"{chapter}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -94,7 +111,7 @@ def recorded_variants(chapter: str, setting: str | None = None, scale: str = "pa
     """Other committed runs of ``chapter`` at ``scale``: ``<chapter>-<variant>.json`` beside its
     run (e.g. ``star-barriers-lam0.json``, another λ), each with ``_variant`` (the file's suffix)."""
     found = []
-    for path in sorted((config.RESULTS / scale / (setting or "")).glob(f"{chapter}-*.json")):
+    for path in sorted(run_dir(chapter, setting, scale).glob(f"{chapter}-*.json")):
         d = json.loads(path.read_text())
         if d.get("chapter") == chapter:
             found.append({**d, "_variant": path.stem.removeprefix(f"{chapter}-")})
@@ -102,7 +119,7 @@ def recorded_variants(chapter: str, setting: str | None = None, scale: str = "pa
 
 
 def recorded_paper_run(chapter: str, setting: str | None = None) -> dict | None:
-    """The committed paper-scale result ``results/paper/[<setting>/]<chapter>.json``, if any."""
+    """The committed paper-scale result ``results/paper/<setting or chapter>/<chapter>.json``, if any."""
     return recorded_run(chapter, setting, "paper")
 
 
@@ -208,7 +225,9 @@ def comparison(result: dict, recorded: dict | None = None) -> str:
         return "The paper reports no number for this setting in this table; there is nothing to compare."
     head = ["metric", "paper", f"this run ({result['profile']}, {result['env']['card']})"]
     if recorded:
-        dev = ", ".join(f"{k} = {v}" for k, v in deviations(recorded).items())
+        changing = {k: v for k, v in recorded["env"].get("levers", {}).items() if k in levers.CHANGES_NUMBERS}
+        dev = ", ".join([f"{k} = {v}" for k, v in deviations(recorded).items()]
+                        + [f"{k}={v}" for k, v in changing.items()])
         head.append(f"recorded paper-scale run ({recorded['env']['card']}, {recorded['env']['date']}"
                     f"{'; unlike the `paper` profile: ' + dev if dev else ''})")
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
