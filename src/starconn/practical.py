@@ -15,6 +15,7 @@ claim checks (:func:`check_star`, :func:`check_ngd`) are computed here.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ from . import config, data, levers, models, paths, plots, results
 from .center import CenterConfig, find_center
 from .params import Config
 from .paths import Params
-from .profiles.practical import FAR_FLATTER, TABLE1, tolerance_detail, within_tolerance
+from .profiles.practical import FAR_FLATTER, TABLE1, TABLE2, TOLERANCE, tolerance_detail, within_tolerance
 from .store import Store, key
 from .train import TrainConfig, params_of, train_minima
 
@@ -201,6 +202,9 @@ class Star:
             **fold_metrics(self.fold),
             "linear_loss_barrier": paths.mean([c.loss_barrier for c in lin]),
             "linear_acc_barrier": paths.mean([c.acc_barrier for c in lin]),
+            # Eq. 8 through the center, the mean over the pairs (for two minima, their NGD bound)
+            "ngd_bound": paths.mean([paths.ngd_bound(self.minima[i][0], self.center, self.minima[j][0])
+                                     for i, j in self.fold]),
             # points evaluated on each path (the grid and the refinement around its barriers)
             "linear_points": [len(c.s) for c in lin],
             "fold_points": [len(c.s) for c in fold],
@@ -274,10 +278,13 @@ def ngd_sweep(s: Setup, lams: list[float]) -> dict[float, Star]:
     return {lam: star(s, 2, lam) for lam in lams}
 
 
-def ngd_starts(s: Setup, inits: list[str], lam: float) -> dict[str, Star]:
+def ngd_starts(s: Setup, inits: list[str], lam: float, sweep: dict[float, Star] | None = None) -> dict[str, Star]:
     """For each start of the center search (``mean`` of the two feet, one ``foot``, a ``fresh``
-    initialisation), the 2-minimum star of penalty weight ``lam`` and its paths."""
-    return {init: star(s, 2, lam, init=init) for init in inits}
+    initialisation), the 2-minimum star of penalty weight ``lam`` and its paths; the start the
+    chapter's searches use (``center_init``) is the sweep's star at ``lam`` where ``sweep`` has it."""
+    have = sweep or {}
+    return {init: have[lam] if init == s.cfg.center_init and lam in have else star(s, 2, lam, init=init)
+            for init in inits}
 
 
 def ngd_row(st: Star) -> dict:
@@ -294,12 +301,15 @@ def ngd_metrics(sweep: dict[float, Star], lam: float, starts: dict[str, Star] | 
     Eq. 8 bound through it; ``fold_acc`` / ``fold_loss``, the barriers of its fold-line; the
     straight line's barriers, the points per path and the minima's training loss and accuracy;
     ``sweep``, the bound and fold-line accuracy for every λ of the sweep; ``starts``, for each
-    start of the search at ``lam`` (:func:`ngd_starts`), its :func:`ngd_row`."""
+    start of the search at ``lam`` (:func:`ngd_starts`), its :func:`ngd_row`, and ``start_spread``,
+    the largest minus the smallest NGD bound over the starts (``None`` with fewer than two)."""
     m = sweep[lam].metrics()
     keep = ("linear_acc_barrier", "linear_loss_barrier", "linear_points", "fold_points", "train_loss", "train_acc")
+    rows = {init: ngd_row(x) for init, x in (starts or {}).items()}
+    bounds = [r["ngd"] for r in rows.values()]
     return {**{k: v for k, v in ngd_row(sweep[lam]).items() if k != "bound"}, **{k: m[k] for k in keep},
             "sweep": {str(l): {"ngd": ngd(x), "fold_acc": x.metrics()["fold_acc_barrier"]} for l, x in sweep.items()},
-            "starts": {init: ngd_row(x) for init, x in (starts or {}).items()}}
+            "starts": rows, "start_spread": max(bounds) - min(bounds) if len(bounds) > 1 else None}
 
 
 def starts_table(starts: dict[str, dict]) -> str:
@@ -307,10 +317,59 @@ def starts_table(starts: dict[str, dict]) -> str:
     rows = ["| start of the search | Eq. 8 bound at the start | after epoch 1 | at the end (the NGD bound) | "
             "fold-line min acc (%) | fold-line max loss |", "|---|---|---|---|---|---|"]
     for init, r in starts.items():
-        b = r["bound"] or [None, None]
+        b = (r["bound"] or []) + [None, None]
         early = [f"{v:.4f}" if v is not None else "not recorded" for v in b[:2]]
         rows.append(f"| {init} | {early[0]} | {early[1]} | {r['ngd']:.4f} | {r['fold_acc']:.3f} | {r['fold_loss']:.2e} |")
     return "\n".join(rows)
+
+
+def starts_note(m: dict) -> str:
+    """How the NGD bound depends on the start of the search (:func:`ngd_metrics`), in words: the
+    spread of the final bounds over the starts against the paper's NGD tolerance, and where a start
+    off the segment θ1 → θ2 (``fresh``) ends beside the default start."""
+    rows, spread, tol = m["starts"], m["start_spread"], TOLERANCE["ngd"]
+    if spread is None:
+        return "One start only (`inits`): how the NGD depends on the start is not measured in this run."
+    ends = "; ".join(f"from `{init}` {r['ngd']:.4f}" for init, r in rows.items())
+    verdict = ("less than the paper's NGD tolerance: at this scale the reported NGD does not owe its value to the "
+               "start" if spread <= tol else "more than the paper's NGD tolerance: at this scale the reported NGD "
+               "depends on where the search starts")
+    text = f"The NGD bound at the end of the search: {ends}. Spread over the starts {spread:.4f}, {verdict} ({tol:g})."
+    if "fresh" in rows and rows["fresh"]["bound"]:
+        b = rows["fresh"]["bound"]
+        text += (f" From a fresh initialisation, off the segment, the bound went from {b[0]:.4g} at the start to "
+                 f"{b[-1]:.4f} ({'down' if b[-1] < b[0] else 'up'}).")
+    return text
+
+
+@dataclass
+class NgdRun:
+    """Table 2's computation: the λ sweep's stars, the stars from each start of the search at the
+    reported λ, the metrics (:func:`ngd_metrics`) and the results JSON written."""
+
+    s: Setup
+    sweep: dict[float, Star]
+    starts: dict[str, Star]
+    metrics: dict
+    paper: dict
+    result: dict
+
+    def starts_report(self) -> str:
+        return starts_table(self.metrics["starts"]) + "\n\n" + starts_note(self.metrics)
+
+    def report(self) -> str:
+        """The paper's numbers, ours at paper scale and ours at reduced scale (verdicts at paper scale)."""
+        return results.scale_table(self.result, tolerance_detail)
+
+
+def ngd_run(s: Setup) -> NgdRun:
+    """A center per λ of ``lams`` (and ``lam``), and at ``lam`` one per start in ``inits``;
+    Table 2's metrics written to the chapter's results JSON beside the paper's numbers."""
+    c = s.cfg
+    sweep = ngd_sweep(s, sorted(set(c.lams) | {c.lam}))
+    starts = ngd_starts(s, c.inits, c.lam, sweep)
+    m, paper = ngd_metrics(sweep, c.lam, starts), TABLE2[c.setting]
+    return NgdRun(s, sweep, starts, m, paper, results.record(c, m, paper, data_source=s.data.source))
 
 
 @dataclass
@@ -325,6 +384,7 @@ class StarRun:
     paper: dict
     result: dict
     convergence: list[dict] = field(default_factory=list)
+    variants: dict[float, Star] = field(default_factory=dict)
 
     def minima_table(self) -> str:
         return minima_table(self.star)
@@ -344,6 +404,16 @@ class StarRun:
         return (results.scale_table(self.result, tolerance_detail) + "\n\n"
                 + barrier_note(self.metrics, self.paper, self.s.cfg.profile))
 
+    def lam_report(self) -> str:
+        """The λ of the table beside the variants' (:func:`lam_report`)."""
+        return lam_report(self.s.cfg.lam, self.metrics)
+
+    def convergence_report(self) -> str:
+        """The center after each kept epoch of its search, as a table and in words."""
+        if not self.convergence:
+            return "No earlier centers kept in this run (`convergence_at` is empty)."
+        return convergence_table(self.convergence) + "\n\n" + convergence_note(self.convergence)
+
 
 def star_run(s: Setup) -> StarRun:
     """``n_minima`` minima, their center (penalty ``lam``) and every path (:func:`star`), and the
@@ -354,11 +424,58 @@ def star_run(s: Setup) -> StarRun:
     keep = keep_epochs(c.center_epochs, c.get("convergence_at") or [])
     st = star(s, c.n_minima, c.lam, keep=keep)
     conv = convergence(s, st) if keep else []
+    variants = {lam: star(s, c.n_minima, lam) for lam in c.get("variant_lams") or [] if lam != c.lam}
     m, paper = st.metrics(), TABLE1[c.setting]
     if conv:
         m["convergence"] = conv
+    if variants:
+        m["variants"] = {f"{lam:g}": variant_row(x) for lam, x in variants.items()}
     result = results.record(c, m, paper, data_source=s.data.source)
-    return StarRun(s, st, m, paper, result, conv)
+    return StarRun(s, st, m, paper, result, conv, variants)
+
+
+def variant_row(st: Star) -> dict:
+    """A star's Table 1 figures, the center's training loss and accuracy and the Eq. 8 bound
+    through it (the mean over the pairs): one λ of :func:`lam_report`."""
+    m = st.metrics()
+    keys = ("fold_loss_barrier", "fold_acc_barrier", "linear_loss_barrier", "linear_acc_barrier", "center_train_loss",
+            "center_train_acc", "ngd_bound", "fold_points")
+    return {k: m[k] for k in keys}
+
+
+def lam_report(lam: float, m: dict) -> str:
+    """Which λ the table uses and why, with every variant's barriers beside it (``m["variants"]``,
+    :func:`star_run`), and which of them the paper's tolerance favours."""
+    why = (f"The table uses λ = {lam:g}: " + ("the paper's algorithm for Table 1 has no penalty." if lam == 0 else
+                                             "not the paper's Table 1 algorithm (no penalty); a choice of this run."))
+    if not m.get("variants"):
+        return why + " No center with another λ was searched in this run (`variant_lams` is empty)."
+    rows = ["| λ | fold-line loss barrier | fold-line acc barrier (%) | Eq. 8 bound (mean over pairs) | "
+            "center train loss | center train acc (%) |", "|---|---|---|---|---|---|"]
+    table = {f"{lam:g} (the table's)": m, **m["variants"]}
+    for k, r in table.items():
+        nb = f"{r['ngd_bound']:.4f}" if r.get("ngd_bound") is not None else "—"
+        rows.append(f"| {k} | {r['fold_loss_barrier']:.3e} | {r['fold_acc_barrier']:.3f} | {nb} | "
+                    f"{r['center_train_loss']:.3e} | {r['center_train_acc']:.3f} |")
+    best = max(table, key=lambda k: (table[k]["fold_acc_barrier"], -table[k]["fold_loss_barrier"]))
+    return (why + " Beside it, the same minima's center with λ > 0 (`variant_lams`):\n\n" + "\n".join(rows)
+            + f"\n\nFlattest fold-lines (highest accuracy barrier, then lowest loss barrier): λ = {best.split()[0]}.")
+
+
+def convergence_note(rows: list[dict]) -> str:
+    """What the later epochs of the center search bought (:func:`convergence`), in words: the
+    fold-line barriers through each kept center against the final one's."""
+    last = rows[-1]
+    if len(rows) == 1:
+        return "Only the final center: nothing to compare."
+    earlier = "; ".join(f"after epoch {r['epoch']}: {r['fold_loss_barrier']:.3g} / {r['fold_acc_barrier']:.2f} %"
+                        for r in rows[:-1])
+    first = rows[0]
+    ratio = first["fold_loss_barrier"] / last["fold_loss_barrier"] if last["fold_loss_barrier"] > 0 else math.inf
+    return (f"Fold-line loss / accuracy barriers through the center {earlier}; at the end of the search (epoch "
+            f"{last['epoch']}): {last['fold_loss_barrier']:.3g} / {last['fold_acc_barrier']:.2f} %. The epochs after "
+            f"epoch {first['epoch']} lowered the loss barrier {ratio:.3g}-fold and moved the accuracy barrier by "
+            f"{last['fold_acc_barrier'] - first['fold_acc_barrier']:+.2f} points.")
 
 
 def convergence_table(rows: list[dict]) -> str:
@@ -379,12 +496,20 @@ def _claim(holds: bool, message: str) -> None:
         raise AssertionError(message)
 
 
+SMOKE_SKIP = ("smoke run: its networks are not minima (a few epochs on a few hundred examples), so neither the "
+              "fold-lines' flatness, the minima nor the paper's numbers are claimed")
+
+
+def _finite(m: dict, keys: tuple[str, ...]) -> None:
+    """Every barrier is a finite number (at every profile: a NaN or an infinity is a broken run)."""
+    bad = {k: m[k] for k in keys if not math.isfinite(m[k])}
+    _claim(not bad, f"barriers that are not finite numbers: {bad}")
+
+
 def _minima_and_paper(m: dict, paper: dict, profile: str) -> str:
     """From the ``cpu`` profile up every minimum reaches ≥ 99.9 % training accuracy; at ``paper``
     every figure of merit with a tolerance (``profiles.practical.within_tolerance``: accuracies,
     the NGD and the fold-line loss barrier) is within it of the paper's. Returns what was checked."""
-    if profile == "smoke":  # smoke runs are too short to reach minima
-        return "smoke run: minima and the paper's numbers not checked"
     _claim(min(m["train_acc"]) >= 99.9, f"not every network is a minimum: training accuracies {m['train_acc']} "
                                          "(%), the lowest below 99.9 %")
     ok = within_tolerance(m, paper)
@@ -394,17 +519,15 @@ def _minima_and_paper(m: dict, paper: dict, profile: str) -> str:
     return f"every minimum ≥ 99.9 % training accuracy; within tolerance of the paper: {ok}"
 
 
-def _flatter(fold_loss: float, linear_loss: float, fold_acc: float, linear_acc: float, profile: str,
-             lines: str = "fold-lines are", straight: str = "the straight lines'") -> str:
-    """The fold-lines are flatter than the straight lines (lower loss barrier, higher accuracy
-    barrier) at every profile; from ``cpu`` up far flatter: loss barrier and accuracy drop
-    (100 − accuracy barrier) at most 1/``FAR_FLATTER`` of the straight lines'."""
+def _far_flatter(fold_loss: float, linear_loss: float, fold_acc: float, linear_acc: float,
+                 lines: str = "fold-lines are", straight: str = "the straight lines'") -> str:
+    """The fold-lines are far flatter than the straight lines: their loss barrier and their accuracy
+    drop (100 − accuracy barrier) at most 1/``FAR_FLATTER`` of the straight lines' (so in particular
+    flatter: lower loss barrier, higher accuracy barrier)."""
     _claim(fold_loss < linear_loss,
            f"the {lines} not flatter: loss barrier {fold_loss:.4g} against {straight} {linear_loss:.4g}")
     _claim(fold_acc > linear_acc,
            f"the {lines} not flatter: accuracy barrier {fold_acc:.4g} % against {straight} {linear_acc:.4g} %")
-    if profile == "smoke":
-        return f"{lines.split()[0]} flatter than the straight line(s)"
     _claim(FAR_FLATTER * fold_loss <= linear_loss,
            f"the {lines} not far flatter: loss barrier {fold_loss:.4g}, more than 1/{FAR_FLATTER} of {straight} "
            f"{linear_loss:.4g}")
@@ -416,25 +539,33 @@ def _flatter(fold_loss: float, linear_loss: float, fold_acc: float, linear_acc: 
 
 
 def check_star(m: dict, paper: dict, profile: str) -> str:
-    """Table 1's claim on the metrics ``m`` of :meth:`Star.metrics`: every fold-line through the
-    one center is flatter than the straight lines (lower mean loss barrier, higher mean accuracy
-    barrier), from ``cpu`` up far flatter (:data:`~starconn.profiles.practical.FAR_FLATTER`) and
-    the networks minima (≥ 99.9 % training accuracy); at ``paper`` the fold-line barriers are
-    within the paper's tolerance. Raises ``AssertionError`` naming what failed; returns what was
-    checked."""
-    flat = _flatter(m["fold_loss_barrier"], m["linear_loss_barrier"], m["fold_acc_barrier"], m["linear_acc_barrier"],
-                    profile)
+    """Table 1's claim on the metrics ``m`` of :meth:`Star.metrics`. At every profile the barriers
+    are finite. From ``cpu`` up: every fold-line through the one center is far flatter than the
+    straight lines (mean loss barrier and accuracy drop at most
+    1/:data:`~starconn.profiles.practical.FAR_FLATTER` of theirs) and the networks are minima
+    (≥ 99.9 % training accuracy); at ``paper`` the fold-line barriers are within the paper's
+    tolerance. At ``smoke`` the networks are not minima and nothing that needs them is claimed
+    (:data:`SMOKE_SKIP`). Raises ``AssertionError`` naming what failed; returns what was checked."""
+    _finite(m, ("fold_loss_barrier", "linear_loss_barrier", "fold_acc_barrier", "linear_acc_barrier"))
+    if profile == "smoke":
+        return f"barriers finite; {SMOKE_SKIP}"
+    flat = _far_flatter(m["fold_loss_barrier"], m["linear_loss_barrier"], m["fold_acc_barrier"],
+                        m["linear_acc_barrier"])
     return f"{flat}; {_minima_and_paper(m, paper, profile)}"
 
 
 def check_ngd(m: dict, paper: dict, profile: str) -> str:
-    """Table 2's claim on :func:`ngd_metrics`: the fold-line through the reported center is flatter
-    than the straight line, from ``cpu`` up far flatter and the networks minima; at ``paper`` the
-    bound of Eq. 8 and the fold-line accuracy are within the paper's tolerance. (That the bound is
-    ≥ 1 is the triangle inequality, not evidence: not checked.) Raises ``AssertionError``; returns
-    what was checked."""
-    flat = _flatter(m["fold_loss"], m["linear_loss_barrier"], m["fold_acc"], m["linear_acc_barrier"], profile,
-                    "fold-line is", "the straight line's")
+    """Table 2's claim on :func:`ngd_metrics`. At every profile the barriers and the bound are
+    finite. From ``cpu`` up the fold-line through the reported center is far flatter than the
+    straight line and the networks are minima; at ``paper`` the bound of Eq. 8 and the fold-line
+    accuracy are within the paper's tolerance. At ``smoke`` nothing that needs minima is claimed
+    (:data:`SMOKE_SKIP`). (That the bound is ≥ 1 is the triangle inequality, not evidence: not
+    checked.) Raises ``AssertionError``; returns what was checked."""
+    _finite(m, ("ngd", "fold_loss", "linear_loss_barrier", "fold_acc", "linear_acc_barrier"))
+    if profile == "smoke":
+        return f"bound and barriers finite; {SMOKE_SKIP}"
+    flat = _far_flatter(m["fold_loss"], m["linear_loss_barrier"], m["fold_acc"], m["linear_acc_barrier"],
+                        "fold-line is", "the straight line's")
     return f"{flat}; {_minima_and_paper(m, paper, profile)}"
 
 
