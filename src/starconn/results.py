@@ -141,19 +141,24 @@ def protocol_deviations(chapter_id: str, setting: str | None = None) -> dict[str
     return {k: v for k, v in values.items() if v.origin == "deviation"}
 
 
-WORDS = {  # how a reduction reads: value, then the paper profile's value
+WORDS = {  # how a reduction reads: the run's value, then the paper profile's
     "width": "width ×{v:g} (×{p:g})", "n_train": "{v} training examples ({p})", "n_test": "{v} test examples ({p})",
     "epochs": "{v} epochs per minimum ({p})", "center_epochs": "{v} center epochs ({p})",
     "n_points": "{v} points per path segment ({p})", "batch_size": "batch {v} ({p})",
 }
 
 
+def reduced_words(changed: Mapping[str, tuple[Any, Any]]) -> str:
+    """``{parameter: (the run's value, the paper profile's)}`` in words, the paper profile's value in
+    brackets (``"width ×0.125 (×1), 1000 training examples (50000), …"``; ``"nothing"`` if empty)."""
+    return ", ".join(WORDS[k].format(v=v, p=p) if k in WORDS else f"{k} = {_fmt(v)} ({_fmt(p)})"
+                     for k, (v, p) in changed.items()) or "nothing"
+
+
 def in_words(recorded: dict) -> str:
-    """What a run changed from its chapter's ``paper`` profile, in words (``"width ×0.125 (×1),
-    1000 training examples (50000), …"``; in brackets the ``paper`` profile's value)."""
+    """What a run changed from its chapter's ``paper`` profile, in words (:func:`reduced_words`)."""
     ref = _paper_profile(recorded["chapter"], recorded["params"])
-    dev = deviations(recorded)
-    return ", ".join(WORDS.get(k, "{k} = {v} ({p})").format(k=k, v=v, p=ref[k]) for k, v in dev.items()) or "nothing"
+    return reduced_words({k: (v, ref[k]) for k, v in deviations(recorded).items()})
 
 
 def scale_table(result: dict, judge: Callable[[str, float, float], str | None] | None = None) -> str:
