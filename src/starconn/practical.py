@@ -235,18 +235,19 @@ def fold_lines(ev: paths.Evaluator, feet: list[Params], center: Params, n: int) 
 
 
 def star(s: Setup, n_minima: int, lam: float = 0.0, seeds: list[int] | None = None, init: str | None = None,
-         keep: list[int] = ()) -> Star:
+         keep: list[int] = (), linear: dict[tuple[int, int], paths.Curve] | None = None) -> Star:
     """Train (or load) ``n_minima`` minima, find their center (start ``init``, else the chapter's
     ``center_init``; the centers after the epochs ``keep`` kept too), and evaluate every linear
     path and every fold-line θi → θ* → θj on the training set at ``n_points`` points per segment,
-    refined around the barriers."""
+    refined around the barriers. ``linear``: the straight lines of the same minima, measured
+    already (another star's: they do not depend on the center)."""
     seeds = seeds or [s.cfg.seed + i for i in range(n_minima)]
     minima = get_minima(s, seeds)
     feet, keys = [p for p, _ in minima], [minimum_key(s, sd) for sd in seeds]
     center, cinfo = get_center(s, feet, keys, lam, init, keep)
     ev, n = s.evaluator("train", path_points=True), s.cfg.n_points
-    linear = {(i, j): paths.refined_curve(ev, feet[i], feet[j], n)
-              for i, j in itertools.combinations(range(len(feet)), 2)}
+    linear = linear or {(i, j): paths.refined_curve(ev, feet[i], feet[j], n)
+                        for i, j in itertools.combinations(range(len(feet)), 2)}
     snaps = center_snapshots(s, center_key(s, keys, lam, init)[1], list(keep)) if keep else {}
     return Star(minima, center, cinfo, linear, fold_lines(ev, feet, center, n), snaps)
 
@@ -274,8 +275,12 @@ def ngd(st: Star, i: int = 0, j: int = 1) -> float:
 
 
 def ngd_sweep(s: Setup, lams: list[float]) -> dict[float, Star]:
-    """For each penalty weight λ, the 2-minimum star (seeds ``seed``, ``seed + 1``) and its paths."""
-    return {lam: star(s, 2, lam) for lam in lams}
+    """For each penalty weight λ, the 2-minimum star (seeds ``seed``, ``seed + 1``) and its paths
+    (the straight line measured once)."""
+    out: dict[float, Star] = {}
+    for lam in lams:
+        out[lam] = star(s, 2, lam, linear=next(iter(out.values())).linear if out else None)
+    return out
 
 
 def ngd_starts(s: Setup, inits: list[str], lam: float, sweep: dict[float, Star] | None = None) -> dict[str, Star]:
@@ -283,7 +288,8 @@ def ngd_starts(s: Setup, inits: list[str], lam: float, sweep: dict[float, Star] 
     initialisation), the 2-minimum star of penalty weight ``lam`` and its paths; the start the
     chapter's searches use (``center_init``) is the sweep's star at ``lam`` where ``sweep`` has it."""
     have = sweep or {}
-    return {init: have[lam] if init == s.cfg.center_init and lam in have else star(s, 2, lam, init=init)
+    linear = next(iter(have.values())).linear if have else None
+    return {init: have[lam] if init == s.cfg.center_init and lam in have else star(s, 2, lam, init=init, linear=linear)
             for init in inits}
 
 
@@ -424,7 +430,7 @@ def star_run(s: Setup) -> StarRun:
     keep = keep_epochs(c.center_epochs, c.get("convergence_at") or [])
     st = star(s, c.n_minima, c.lam, keep=keep)
     conv = convergence(s, st) if keep else []
-    variants = {lam: star(s, c.n_minima, lam) for lam in c.get("variant_lams") or [] if lam != c.lam}
+    variants = {lam: star(s, c.n_minima, lam, linear=st.linear) for lam in c.get("variant_lams") or [] if lam != c.lam}
     m, paper = st.metrics(), TABLE1[c.setting]
     if conv:
         m["convergence"] = conv
