@@ -107,8 +107,8 @@ class CenterSearch(Problem):
     def bound(self, theta: Params) -> float:
         """Eq. 8 through θ: (‖θi − θ‖ + ‖θ − θj‖) / ‖θi − θj‖, the mean over the pairs of feet
         (for two feet, the bound on their NGD)."""
-        d = torch.sqrt(sum(((v.detach().unsqueeze(0) - self.stacked[k]) ** 2).flatten(1).sum(1, dtype=torch.float64)
-                           for k, v in theta.items()))
+        d = torch.sqrt(sum(((theta[k].detach().unsqueeze(0) - self.stacked[k]) ** 2).flatten(1).sum(1, dtype=torch.float64)
+                           for k in sorted(theta)))  # sorted: the same sum whatever the dict's order
         return float(((d[self.pairs[0]] + d[self.pairs[1]]) / self.pair_dist).mean())
 
     def shapes(self) -> Params:

@@ -28,7 +28,9 @@ def flat(p: Params) -> torch.Tensor:
 
 
 def distance(a: Params, b: Params) -> float:
-    return float(torch.sqrt(sum(((a[k] - b[k]).double() ** 2).sum() for k in a)))
+    """‖θa − θb‖ in float64, summed over the parameters in sorted order (the same number whatever
+    the order of the dict: a network loaded from the store lists its tensors sorted)."""
+    return float(torch.sqrt(sum(((a[k] - b[k]).double() ** 2).sum() for k in sorted(a))))
 
 
 def segment(a: Params, b: Params, ts: torch.Tensor) -> Params:

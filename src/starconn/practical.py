@@ -390,7 +390,6 @@ class StarRun:
     paper: dict
     result: dict
     convergence: list[dict] = field(default_factory=list)
-    variants: dict[float, Star] = field(default_factory=dict)
 
     def minima_table(self) -> str:
         return minima_table(self.star)
@@ -437,7 +436,7 @@ def star_run(s: Setup) -> StarRun:
     if variants:
         m["variants"] = {f"{lam:g}": variant_row(x) for lam, x in variants.items()}
     result = results.record(c, m, paper, data_source=s.data.source)
-    return StarRun(s, st, m, paper, result, conv, variants)
+    return StarRun(s, st, m, paper, result, conv)
 
 
 def variant_row(st: Star) -> dict:
@@ -451,7 +450,7 @@ def variant_row(st: Star) -> dict:
 
 def lam_report(lam: float, m: dict) -> str:
     """Which λ the table uses and why, with every variant's barriers beside it (``m["variants"]``,
-    :func:`star_run`), and which of them the paper's tolerance favours."""
+    :func:`star_run`), and which λ gave the flattest fold-lines."""
     why = (f"The table uses λ = {lam:g}: " + ("the paper's algorithm for Table 1 has no penalty." if lam == 0 else
                                              "not the paper's Table 1 algorithm (no penalty); a choice of this run."))
     if not m.get("variants"):
