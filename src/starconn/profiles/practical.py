@@ -141,9 +141,11 @@ FNN = layered({
 # The conv nets' shortfall: a GPU session here is 15 minutes of device time, and a VGG16 center
 # epoch took ~10 s on an H200 (results/paper/README.md), so 200 epochs (~33 min) do not fit beside
 # the minima and the paths. The search records its path risk, J and the Eq. 8 bound per epoch, and
-# star-barriers measures the fold-lines through earlier centers of the same search (convergence_at).
+# star-barriers and Fig 5 measure the fold-lines through earlier centers of the same search
+# (convergence_at): their `cpu` runs (results/cpu/<setting>/) say what later epochs still buy.
 CONV_CENTER_EPOCHS = deviation(20, f"{CENTER_EPOCHS}; 20 here for the GPU budget (15 device minutes a session, "
-                               f"~10 s a VGG16 center epoch on an H200); its cost is measured at reduced scale ({NOTES})")
+                               "~10 s a VGG16 center epoch on an H200); what later epochs buy is measured from the "
+                               "search itself (convergence_at; the cpu runs under results/cpu/)")
 
 
 def conv_protocol(n_train: int, ensemble: Value) -> dict[str, dict[str, Value]]:
