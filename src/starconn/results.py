@@ -145,6 +145,7 @@ WORDS = {  # how a reduction reads: the run's value, then the paper profile's
     "width": "width ×{v:g} (×{p:g})", "n_train": "{v} training examples ({p})", "n_test": "{v} test examples ({p})",
     "epochs": "{v} epochs per minimum ({p})", "center_epochs": "{v} center epochs ({p})",
     "n_points": "{v} points per path segment ({p})", "batch_size": "batch {v} ({p})",
+    "lam": "λ = {v:g} ({p:g})", "lr": "minima lr {v:g} ({p:g})", "center_lr": "center lr {v:g} ({p:g})",
 }
 
 
