@@ -55,6 +55,45 @@ def test_initialisations(minima):
         initial_center(feet, "zero")
 
 
+@pytest.mark.parametrize("init, at_start", [("mean", 1.0), ("foot", 1.0), ("fresh", None)])
+def test_the_search_records_the_eq8_bound_per_epoch(minima, init, at_start):
+    d, feet = minima
+    two = feet[:2]
+    cfg = CenterConfig(epochs=3, lr=1e-2, batch_size=50, init=init)
+    center, info = find_center(wide(0), two, d, cfg, fresh=lambda: params_of(wide(7)), progress=False)
+    assert len(info["bound"]) == cfg.epochs + 1  # the start, then after each epoch
+    assert abs(info["bound"][-1] - paths.ngd_bound(two[0], center, two[1])) < 1e-5
+    start = initial_center(two, init, lambda: params_of(wide(7)))
+    assert abs(info["bound"][0] - paths.ngd_bound(two[0], start, two[1])) < 1e-5
+    if at_start is not None:  # the mean and a foot lie on the segment: the bound is 1 before the first step
+        assert abs(info["bound"][0] - at_start) < 1e-5
+    else:  # a fresh initialisation lies off it
+        assert info["bound"][0] > 1.05
+    assert len(set(info["bound"])) > 1  # the search moved θ
+
+
+def test_three_feet_bound_is_the_mean_over_the_pairs(minima):
+    d, feet = minima
+    center, info = find_center(wide(0), feet, d, CenterConfig(epochs=2, lr=1e-2, batch_size=50), progress=False)
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    expected = sum(paths.ngd_bound(feet[i], center, feet[j]) for i, j in pairs) / 3
+    assert abs(info["bound"][-1] - expected) < 1e-5
+
+
+def test_kept_centers_are_the_search_after_those_epochs(minima):
+    d, feet = minima
+    cfg = CenterConfig(epochs=4, lr=1e-2, batch_size=50)
+    kept = {}
+    center, info = find_center(wide(0), feet[:2], d, cfg, progress=False, keep=(1, 2, 4),
+                               on_keep=lambda e, p: kept.setdefault(e, p))
+    ref, ref_info = find_center(wide(0), feet[:2], d, cfg, progress=False)
+    assert sorted(kept) == [1, 2]  # the last epoch's center is the result itself, not a kept one
+    assert info == ref_info and all(torch.equal(center[k], ref[k]) for k in ref)  # keeping changes nothing
+    for e, p in kept.items():
+        assert abs(paths.ngd_bound(feet[0], p, feet[1]) - info["bound"][e]) < 1e-5
+    assert not torch.equal(kept[1]["0.weight"], kept[2]["0.weight"])
+
+
 # ---------------------------------------------------------------- checkpoints (issue: mid-run resume)
 CKPT_CFG = CenterConfig(epochs=4, lr=1e-2, batch_size=50, lam=1e-3, B_t=3, seed=3)  # 12 steps per epoch
 

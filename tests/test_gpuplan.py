@@ -47,8 +47,11 @@ def test_every_command_handed_out_fits_and_every_refused_one_does_not(current):
         assert (c.s > gpuplan.FIT_S) == c.refused
     first = current.commands[0]
     assert [j.id for j in first.jobs] == ["star-vgg16-cifar10@vgg16-cifar10"] and not first.refused
-    assert first.bench_s >= gpuplan.BENCH_S[0]  # the benchmarks go with the first command that has room
-    assert "BENCH=1" in first.line({}) and "timeout_s=600" in first.call({})
+    assert "timeout_s=600" in first.call({})
+    # the benchmarks go with the first command that has room for them
+    roomy = next(c for c in current.fitting if gpuplan.FIT_S - (c.s - c.bench_s) >= gpuplan.BENCH_S[0])
+    assert roomy.bench_s >= gpuplan.BENCH_S[0] and "BENCH=1" in roomy.line({})
+    assert all(c.bench_s == 0 for c in current.commands if c is not roomy)
 
 
 def test_a_command_that_does_not_fit_is_refused(current, monkeypatch, capsys):
@@ -57,7 +60,7 @@ def test_a_command_that_does_not_fit_is_refused(current, monkeypatch, capsys):
     with pytest.raises(ParamError, match=f"--command {n}: .* more than the 540 s a command may: not handed out"):
         gpuplan.main(gpuplan_args(["--command", str(n)]))
     assert gpuplan.main(gpuplan_args(["--next"])) == 0
-    assert capsys.readouterr().out.startswith('run(command="BENCH=1')
+    assert capsys.readouterr().out.startswith('run(command="bash scripts/device-run.sh star-vgg16-cifar10@')
 
 
 def gpuplan_args(argv):
@@ -98,8 +101,23 @@ def test_the_sweep_is_split_when_it_does_not_fit_whole(current):
     assert dict(parts[1].given)["lams"] == [dict(parts[1].given)["lam"]]
 
 
+def test_table1_is_split_into_the_tables_lambda_and_its_variants(current):
+    """The FNN's Table 1 with 200 center epochs, its λ > 0 variant and the barrier study does not fit
+    one command: the table's λ alone (stem star-barriers), then each variant (its own stem)."""
+    jobs = [j for c in current.commands for j in c.jobs if j.setting == "fnn-mnist" and j.chapter == "star-barriers"]
+    assert [j.id for j in jobs] == ["star-barriers-table@fnn-mnist", "star-barriers-lam0.0001@fnn-mnist"]
+    table, variant = (gpuplan.resolve(j) for j in jobs)
+    assert jobs[0].stem == "star-barriers" and table.lam == 0.0 and table.variant_lams == [] == table.study_epochs
+    assert table.convergence_at == gpuplan.resolve(gpuplan.job("star-barriers@fnn-mnist")).convergence_at
+    assert jobs[1].stem == "star-barriers-lam0.0001" and variant.lam == 1e-4 and variant.convergence_at == []
+    assert gpuplan.split(jobs[0], {}) == []  # given values: split no further
+    whole = job_cost(gpuplan.plan(jobs=[gpuplan.job("star-barriers@fnn-mnist")], tp=current.tp),
+                     "star-barriers-table@fnn-mnist")
+    assert any(label == "center, 200 epochs, λ = 0" for label, _ in whole.items)
+
+
 @pytest.mark.parametrize("bad", ["star-barriers", "star-barriers@mnist", "bezier@fnn-mnist",
-                                 "ngd-practical-lamx@fnn-mnist"])
+                                 "ngd-practical-lamx@fnn-mnist", "star-barriers-lam0@fnn-mnist"])
 def test_a_bad_job_is_a_clear_error(bad):
     with pytest.raises(ParamError, match="job"):
         gpuplan.job(bad)
@@ -164,12 +182,14 @@ def test_run_jobs_names_the_results_by_the_job(tmp_path, monkeypatch):
         return 0
 
     monkeypatch.setattr(gpuplan.subprocess, "call", fake_run)
-    assert gpuplan.run_jobs(["star-barriers-lam0@fnn-mnist", "ngd-practical-lam1e-05@vgg16-cifar10"], {}, tmp_path) == 0
+    assert gpuplan.run_jobs(["star-barriers-lam0.0001@fnn-mnist", "ngd-practical-lam1e-05@vgg16-cifar10"], {},
+                            tmp_path) == 0
     assert sorted(p.name for p in (tmp_path / "fnn-mnist").iterdir()) == [
-        "star-barriers-lam0.ipynb", "star-barriers-lam0.json", "star-barriers-lam0.log"]
+        "star-barriers-lam0.0001.ipynb", "star-barriers-lam0.0001.json", "star-barriers-lam0.0001.log"]
     assert (tmp_path / "vgg16-cifar10" / "ngd-practical.json").exists()
-    assert calls[0][4:calls[0].index("--out")] == ["star-barriers", "--profile", "paper", "-p", "setting", "fnn-mnist",
-                                                   "-p", "lam", "0.0"]
+    assert calls[0][4:calls[0].index("--out")] == [
+        "star-barriers", "--profile", "paper", "-p", "setting", "fnn-mnist", "-p", "lam", "0.0001",
+        "-p", "variant_lams", "[]", "-p", "convergence_at", "[]", "-p", "study_epochs", "[]"]
     assert gpuplan.job_args(gpuplan.job("ngd-practical-lam1e-05@vgg16-cifar10"), {"n_train": 200}) == [
         "ngd-practical", "ngd-practical", "-p", "n_train", "200", "-p", "lam", "1e-05", "-p", "lams", "[1e-05]"]
 

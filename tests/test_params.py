@@ -63,7 +63,7 @@ def test_profile_validation(monkeypatch):
 
 def test_an_empty_list_is_refused_where_the_chapter_needs_values():
     """Every list parameter of every chapter: [] is a one-line error naming it, unless the parameter
-    says it may be empty (study_epochs: no study); every profile's own value has the length it needs."""
+    says it may be empty (no study, no λ variant, no kept centers); every profile's own value has the length it needs."""
     lists = [(ch, p) for ch in starconn.CHAPTERS.values() for p in ch.params if p.kind is list]
     assert len(lists) >= 12
     for ch, p in lists:
@@ -75,7 +75,8 @@ def test_an_empty_list_is_refused_where_the_chapter_needs_values():
         assert f"{p.name!r}" in str(err.value) and "\n" not in str(err.value), (ch.id, p.name)
         for profile in ("smoke", "cpu", "paper"):
             assert len(ch.resolve(profile)[p.name]) >= p.min_len, (ch.id, p.name, profile)
-    assert [p.name for ch, p in lists if p.min_len == 0] == ["study_epochs"]
+    assert [p.name for ch, p in lists if p.min_len == 0] == ["study_epochs", "variant_lams", "convergence_at",
+                                                          "convergence_at"]
     beta = starconn.CHAPTERS["baselines"].param("star_beta")
     with pytest.raises(ParamError, match=r"a list of numbers \(exactly 2\)"):
         beta.check([2.0, 2.0, 2.0])
@@ -88,6 +89,12 @@ def test_cli_parsing_of_values():
     assert p.parse("0.5") == [0.5]
     with pytest.raises(ParamError):
         p.parse("[-1]")
+    inits = starconn.CHAPTERS["ngd-practical"].param("inits")  # a list of choices
+    assert inits.parse('["foot", "fresh"]') == ["foot", "fresh"] and inits.parse("mean") == ["mean"]
+    with pytest.raises(ParamError, match=r"'inits' must be a list \(at least 1\) of mean, foot, fresh; got \['zero'\]"):
+        inits.parse('["zero"]')
+    with pytest.raises(ParamError, match="'inits'"):
+        inits.check([0.5])
     assert Param("amp", bool).parse("true") is True
     assert Param("lr", float).parse("1") == 1.0
 

@@ -79,3 +79,56 @@ def test_importing_plots_changes_no_figure_style_until_asked():
             "assert mpl.rcParams['axes.grid'] and dict(mpl.rcParams) != before")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+class Bump:
+    """A 1-D "network" θ = (x,) whose loss along θa = 0 → θb = 1 is 0.01 plus a bump of height 1
+    and width ``w`` at ``x0``; accuracy is 100 − 50·(loss − 0.01). Counts the points evaluated."""
+
+    def __init__(self, x0=0.53, w=0.02, power=2):
+        self.x0, self.w, self.power, self.calls = x0, w, power, 0
+
+    def loss(self, x):
+        return 0.01 + torch.exp(-(((x - self.x0).abs() / self.w) ** self.power))
+
+    def __call__(self, points):
+        x = points["x"][:, 0].double()
+        self.calls += len(x)
+        loss = self.loss(x)
+        return loss, 100 - 50 * (loss - 0.01)
+
+
+A, B = {"x": torch.zeros(1, dtype=torch.float64)}, {"x": torch.ones(1, dtype=torch.float64)}
+
+
+def test_refinement_finds_a_bump_between_grid_points_that_the_grid_misses():
+    ev = Bump()
+    grid = paths.linear_curve(ev, A, B, 11)  # points every 0.1: the bump at 0.53 sits between 0.5 and 0.6
+    assert grid.loss_barrier < 0.12 and grid.acc_barrier > 94
+    fine = paths.refine(ev, A, B, grid)
+    assert fine.loss_barrier > 0.9 and fine.acc_barrier < 55  # the bump's top is 1.01 / 50 %
+    assert len(fine.s) > 11 and ev.calls == len(fine.s)  # every point it reports was evaluated once
+    assert fine.s == sorted(fine.s) and fine.s[0] == 0 and fine.s[-1] == 1
+    for s, loss in zip(fine.s, fine.loss):  # each point is the loss at its position
+        assert abs(loss - float(ev.loss(torch.tensor(s, dtype=torch.float64)))) < 1e-12
+
+
+def test_refinement_stops_on_a_flat_path_and_at_its_budget():
+    flat = Bump(x0=5.0)  # the bump far outside the segment: loss 0.01 everywhere
+    grid = paths.linear_curve(flat, A, B, 5)
+    fine = paths.refine(flat, A, B, grid)
+    assert len(fine.s) <= 5 + 2 * 2  # one round for the loss barrier, one for the accuracy barrier
+    assert fine.loss_barrier == grid.loss_barrier
+    cusp = Bump(w=0.05, power=1)  # exp(−|x − 0.53|/0.05): every round climbs higher, the budget stops them
+    grid = paths.linear_curve(cusp, A, B, 11)
+    capped = paths.refine(cusp, A, B, grid, budget=4)
+    assert len(capped.s) == 11 + 4 and grid.loss_barrier < capped.loss_barrier < paths.refine(cusp, A, B, grid).loss_barrier
+
+
+def test_refined_fold_line_keeps_its_barrier_on_the_right_segment():
+    ev = Bump()
+    spoke_a = paths.refined_curve(ev, A, B, 11)  # θa → θ* (θ* = B): the bump near the center
+    spoke_b = paths.linear_curve(ev, {"x": torch.full((1,), 2.0, dtype=torch.float64)}, B, 11)
+    fold = paths.fold_curve(spoke_a, spoke_b)
+    assert fold.s == sorted(fold.s) and fold.s[-1] == 2
+    assert fold.loss_barrier == spoke_a.loss_barrier > 0.9

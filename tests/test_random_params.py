@@ -57,12 +57,7 @@ USER_STORE = config.cache_dir()  # read at import, before the autouse fixture is
 # Chapters whose claim cell is known to fail on some valid draws (asserting claims about minima on
 # networks the smoke scale does not train): their failures are reported and make the test xfail,
 # not pass. Remove an entry once its chapter gates those claims on reaching minima.
-KNOWN_FAILING = {
-    "ngd-practical": "claim cell asserts fold_acc > linear_acc_barrier on untrained networks "
-                     "(e.g. resnet18-cifar10, 3 epochs, 114 images)",
-    "star-vgg16-cifar10": "claim cell asserts fold_loss_barrier < linear_loss_barrier on untrained networks "
-                          "(e.g. vgg16-mnist, 1 center epoch)",
-}
+KNOWN_FAILING: dict[str, str] = {}  # chapter id -> why its claim cell fails on a valid draw (none known)
 
 
 def _is_size(name: str) -> bool:

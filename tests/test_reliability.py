@@ -593,3 +593,29 @@ def test_killed_training_and_center_search_resume_from_their_last_epoch(interrup
     # the stored wall time of the resumed center includes the killed run's epoch
     meta = json.loads(next((r["store"] / "center").glob("*.json")).read_text())["meta"]
     assert meta["resumed_after_epoch"] == 1 and meta["wall_s"] > 0
+
+
+# ---------------------------------------------------------------- the center's convergence (issue 17)
+def test_kept_centers_are_stored_and_a_center_without_them_is_searched_again(tmp_path, monkeypatch):
+    s = tiny_setup(tmp_path / "store", n_minima=2)
+    searches = []
+    search = practical.find_center
+    monkeypatch.setattr(practical, "find_center", lambda *a, **kw: searches.append(kw["keep"]) or search(*a, **kw))
+    plain = practical.star(s, 2, 0.0)
+    assert searches == [()] and plain.snapshots == {}
+    kept = practical.star(s, 2, 0.0, keep=[1, 2])  # the stored center has no kept epochs: searched again
+    assert searches == [(), (1, 2)] and sorted(kept.snapshots) == [1, 2]
+    assert all(torch.equal(kept.center[k], plain.center[k]) for k in plain.center)  # the same search
+    again = practical.star(s, 2, 0.0, keep=[1])  # everything stored: nothing searched
+    assert len(searches) == 2 and all(torch.equal(again.snapshots[1][k], kept.snapshots[1][k]) for k in plain.center)
+
+    rows = practical.convergence(s, kept)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]  # the kept epochs, then the final center (3 epochs)
+    m = kept.metrics()
+    assert rows[-1]["fold_loss_barrier"] == m["fold_loss_barrier"] and rows[-1]["fold_acc_barrier"] == m["fold_acc_barrier"]
+    info = kept.center_info
+    for r in rows:
+        assert r["risk"] == info["risk"][r["epoch"] - 1] and r["bound"] == info["bound"][r["epoch"]]
+    loss, acc = s.evaluator("train").single(kept.snapshots[1])
+    assert rows[0]["center_train_loss"] == loss and rows[0]["center_train_acc"] == acc
+    assert practical.keep_epochs(3, [0.25, 0.5, 0.999]) == [1, 2]  # 3 × 0.999 rounds to the last: not kept

@@ -156,8 +156,9 @@ def test_rows_from_a_fake_results_tree(fake):
         groups.setdefault((r.item, r.setting), []).append(ps or red)
     assert len(body) == sum(len(v) if any(v) else 1 for v in groups.values())
     ngd = next(i for i, r in enumerate(body) if r[:2] == ["Table 2 fnn-mnist", "ngd"])
-    assert body[ngd][2:] == ["1.003", "1.01", "not run", "✓ within tolerance"]
-    assert body[ngd + 1] == ["fold acc", "99.89", "98", "not run", "✗ outside tolerance"]
+    assert body[ngd][2:] == ["1.003", "1.01", "not run", "✓ within tolerance: 0.007 above the paper's (tolerance 0.02)"]
+    assert body[ngd + 1] == ["fold acc", "99.89", "98", "not run",
+                             "✗ outside tolerance: 1.89 below the paper's (tolerance 0.5)"]
     fold = next(r for r in body if r[:2] == ["Table 1 fnn-mnist", "linear loss barrier"])
     assert body[body.index(fold) + 3] == ["fold acc barrier", "99.96", "not run", "99.7 ✓", "no paper-scale run"]
     unrun = next(r for r in body if r[0] == "Table 1 vgg16-mnist")
@@ -165,7 +166,48 @@ def test_rows_from_a_fake_results_tree(fake):
     assert unrun[2:] == ["not run", "not run", "no run yet"]
     assert 'href="star-barriers.html"' in card.compact_table()
     prov = card.provenance_table()
-    assert "center_epochs = 7 (paper: " in prov and "book build, `cpu` profile" in prov
+    assert "7 center epochs (200)" in prov and "book build, `cpu` profile" in prov
+
+
+def test_part3_rows_give_the_verdict_in_words_and_the_paper_profiles_deviations(fake):
+    paper_dir, builds = fake
+    params = dict(CHAPTERS["star-barriers"].resolve("paper", setting="vgg16-cifar10"))
+    params.pop("chapter"), params.pop("profile")
+    _write(paper_dir / "vgg16-cifar10" / "star-barriers.json", "star-barriers", "paper", params,
+           {"fold_loss_barrier": 0.05, "fold_acc_barrier": 99.0}, TABLE1["vgg16-cifar10"], card="H999")
+    card = sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir)
+    by = {r.metric: r for r in _rows(card, "star-barriers", "vgg16-cifar10")}
+    loss = by["fold_loss_barrier"]  # 10 × the paper's 5e-3: outside the 3× tolerance
+    assert loss.within is False and loss.detail.startswith("✗ 10× the paper's")
+    assert "✗ outside tolerance: 10× the paper's; within tolerance up to 0.015" in card.compact_table()
+    assert "0.99 below the paper's" in by["fold_acc_barrier"].detail
+    # the conv nets' paper profile runs 20 center epochs where the paper runs 200: named in the provenance
+    assert loss.protocol_deviations == {"center_epochs": 20} and "departs from the paper: center_epochs = 20" in loss.origin
+    prov = card.provenance_table()
+    assert "| center_epochs = 20: the paper runs the center search for 200 epochs" in prov
+    (fnn,) = [r for r in _rows(card, "star-barriers", "fnn-mnist") if r.metric == "fold_acc_barrier"]
+    assert fnn.protocol_deviations == {}  # the FNN follows the paper's 200 epochs
+
+
+def test_the_reduced_column_is_the_committed_cpu_run_with_what_it_reduced_in_words(fake, tmp_path):
+    paper_dir, builds = fake
+    params = dict(CHAPTERS["star-barriers"].resolve("cpu", setting="fnn-mnist"))
+    params.pop("chapter"), params.pop("profile")
+    _write(tmp_path / "cpu" / "fnn-mnist" / "star-barriers.json", "star-barriers", "cpu", params,
+           {"fold_acc_barrier": 99.93, "fold_loss_barrier": 2e-3}, TABLE1["fnn-mnist"], card="cpu (1 threads)",
+           date="2026-12-03")
+    card = sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir)  # results/cpu beside results/paper
+    rows = _rows(card, "star-barriers", "fnn-mnist")
+    assert {r.source for r in rows} == {"reduced-scale", "build"}
+    (_, ps, red), = [e for e in card.entries() if e[0].setting == "fnn-mnist" and e[0].metric == "fold_acc_barrier"]
+    assert ps is None and red.source == "reduced-scale" and red.ours == 99.93  # not the build's 99.7
+    assert "recorded reduced-scale run (`cpu`), cpu (1 threads), 2026-12-03" in red.origin
+    words = sc.results.reduced_words(red.reduced)
+    assert "10 epochs per minimum (40)" in words and "10 center epochs (200)" in words
+    assert f'title="{words}"' in card.compact_table()
+    assert "reduced-scale run (committed, `cpu`)" in card.provenance_table() and words in card.provenance_table()
+    alone = sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir, cpu_dir=tmp_path / "elsewhere")
+    assert {r.source for r in _rows(alone, "star-barriers", "fnn-mnist")} == {"build"}
 
 
 def test_alternate_result_files_and_non_results_are_skipped(fake):

@@ -12,7 +12,7 @@ import pytest
 import starconn
 from starconn import cli
 from starconn.params import Chapter, Param
-from starconn.profiles.practical import CONV, PROTOCOL
+from starconn.profiles.practical import CENTER_EPOCHS, CONV, PROTOCOL
 from starconn.protocol import ORIGINS, Protocol, Rule, Value, choice, paper, table
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -70,7 +70,13 @@ def test_a_given_value_is_an_override_and_a_rule_follows_the_given_values():
     assert ch.explain("cpu", setting="resnet18-cifar10", center_epochs=5)["center_epochs"] == Value(5, "override")
     assert ch.explain("cpu", setting="fnn-mnist")["center_epochs"].origin == "profile"  # the FNN: no rule
     assert "rule" not in ch.explain("cpu", setting="fnn-mnist")["center_epochs"].reason
-    assert ch.explain("paper", setting="fnn-mnist")["center_epochs"].origin == "deviation"  # the paper: 200
+    assert ch.explain("paper", setting="fnn-mnist")["center_epochs"] == Value(200, "paper", CENTER_EPOCHS)  # Table 1
+    conv = ch.explain("paper", setting="vgg16-cifar10")["center_epochs"]  # the conv nets: short of the paper's 200
+    assert conv.value == 20 and conv.origin == "deviation" and "GPU budget" in conv.reason
+    for chapter in ("star-barriers", "star-vgg16-cifar10"):  # Table 1's and Fig 5's algorithm: no penalty
+        for setting in ("fnn-mnist", "vgg16-cifar10"):
+            for profile in ("smoke", "cpu", "paper"):
+                assert starconn.CHAPTERS[chapter].explain(profile, setting=setting)["lam"].value == 0.0
     b = starconn.CHAPTERS["baselines"].explain("paper", setting="vgg16-cifar10", center_lr=0.02)
     assert b["bezier_lr"].value == b["star_lr"].value == 0.02 and b["bezier_lr"].origin == "choice"
 

@@ -5,7 +5,10 @@ Minimise over θ
     J(θ) = (1/r) Σ_i E_{t~U[0,1]} R(tθ + (1−t)θ_i) + λ p(θ, θ_i),   p = ‖θ − θ_i‖²,
 
 with Adam: each step draws ``B_r`` feet θ_i, ``B_t`` values of t for each, and one training
-minibatch; the B_r·B_t interpolated networks are evaluated in one vmapped call. Any network that
+minibatch; the B_r·B_t interpolated networks are evaluated in one vmapped call. Per epoch the
+search records the mean of J and of its risk term, and the Eq. 8 bound through the current θ
+(mean over the pairs of feet; the first entry is the start's), and can hand θ to a callback
+after chosen epochs (``keep``: the center's convergence, measured on one search). Any network that
 ``torch.func.functional_call`` can run works; BatchNorm layers use batch statistics (train mode)
 during the search, and their statistics are recomputed wherever a path is evaluated.
 
@@ -25,7 +28,7 @@ from torch.func import vmap
 from . import levers
 from .data import Dataset, batches
 from .engine import Problem, Step, digest, network_loss, optimise
-from .paths import Params
+from .paths import Params, distance
 from .store import Checkpoint
 
 INITS = ("mean", "foot", "fresh")
@@ -63,17 +66,24 @@ def initial_center(feet: list[Params], init: str, fresh: Callable[[], Params] | 
 class CenterSearch(Problem):
     """θ free; a step draws its minibatch, then ``B_r`` feet and ``B_t`` values of t per foot
     (one seeded generator, ``cfg.seed``), and its loss is J on that draw; the epoch-mean J and
-    its risk term are recorded (``objective``, ``risk``)."""
+    its risk term are recorded (``objective``, ``risk``), and the bound of Eq. 8 through θ at the
+    start and after every epoch (``bound``, :meth:`bound`). After each epoch e in ``keep``
+    (counted from 1, before the last), ``on_keep(e, θ)`` gets a copy of θ."""
 
     what = "center"
     activity = "center search"
     desc = "center"
 
     def __init__(self, model: nn.Module, feet: list[Params], data: Dataset, cfg: CenterConfig,
-                 fresh: Callable[[], Params] | None = None, loss_fn: Callable = F.cross_entropy):
+                 fresh: Callable[[], Params] | None = None, loss_fn: Callable = F.cross_entropy,
+                 keep: tuple[int, ...] = (), on_keep: Callable[[int, Params], None] | None = None):
         self.feet, self.data, self.cfg, self.fresh, self.seeds = feet, data, cfg, fresh, [cfg.seed]
+        self.keep, self.on_keep = set(keep) if on_keep else set(), on_keep
         device = data.train_x.device
         self.stacked = {k: torch.stack([f[k] for f in feet]).to(device) for k in feet[0]}
+        self.pairs = torch.triu_indices(len(feet), len(feet), 1).to(device)
+        self.pair_dist = torch.tensor([distance(feet[i], feet[j]) for i, j in self.pairs.T.tolist()],
+                                      dtype=torch.float64, device=device)
         self.buffers = {k: v.to(device) for k, v in model.named_buffers()}
         model.to(device).train()
         net = network_loss(model, loss_fn, cfg.amp, device)
@@ -85,10 +95,21 @@ class CenterSearch(Problem):
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.history: list[float] = []
         self.risks: list[float] = []
+        self.bounds: list[float] = []
         self._digest: str | None = None
 
     def init(self) -> Params:
-        return initial_center(self.feet, self.cfg.init, self.fresh)
+        theta = initial_center(self.feet, self.cfg.init, self.fresh)
+        self.bounds = [self.bound(theta)]
+        return theta
+
+    @torch.no_grad()
+    def bound(self, theta: Params) -> float:
+        """Eq. 8 through θ: (‖θi − θ‖ + ‖θ − θj‖) / ‖θi − θj‖, the mean over the pairs of feet
+        (for two feet, the bound on their NGD)."""
+        d = torch.sqrt(sum(((theta[k].detach().unsqueeze(0) - self.stacked[k]) ** 2).flatten(1).sum(1, dtype=torch.float64)
+                           for k in sorted(theta)))  # sorted: the same sum whatever the dict's order
+        return float(((d[self.pairs[0]] + d[self.pairs[1]]) / self.pair_dist).mean())
 
     def shapes(self) -> Params:
         return self.feet[0]  # without building a fresh initialisation
@@ -128,22 +149,28 @@ class CenterSearch(Problem):
     def end_epoch(self, epoch: int, theta: Params, totals: dict[str, torch.Tensor]) -> bool:
         self.history.append(float(totals["loss"]) / self.data.n_train)
         self.risks.append(float(totals["risk"]) / self.data.n_train)
+        self.bounds.append(self.bound(theta))
+        if epoch + 1 in self.keep and epoch + 1 < self.cfg.epochs:
+            self.on_keep(epoch + 1, {k: v.detach().clone() for k, v in theta.items()})
         return False
 
     def postfix(self) -> dict:
         return {"J": f"{self.history[-1]:.3e}", "risk": f"{self.risks[-1]:.3e}"}
 
     def state(self) -> tuple[Params, dict]:
-        return {f"buffers/{k}": v for k, v in self.buffers.items()}, {"objective": self.history, "risk": self.risks}
+        return {f"buffers/{k}": v for k, v in self.buffers.items()}, self.records()
 
     def restore(self, tensors: Params, meta: dict) -> None:
         with torch.no_grad():
             for k, v in self.buffers.items():
                 v.copy_(tensors[f"buffers/{k}"])
-        self.history, self.risks = list(meta["objective"]), list(meta["risk"])
+        self.history, self.risks, self.bounds = list(meta["objective"]), list(meta["risk"]), list(meta["bound"])
+
+    def records(self) -> dict:
+        return {"objective": self.history, "risk": self.risks, "bound": self.bounds}
 
     def result(self, theta: Params, wall_s: float) -> tuple[Params, dict]:
-        return theta, {"objective": self.history, "risk": self.risks}
+        return theta, self.records()
 
 
 def find_center(
@@ -155,12 +182,16 @@ def find_center(
     progress: bool = True,
     loss_fn: Callable = F.cross_entropy,
     checkpoint: Checkpoint | None = None,
+    keep: tuple[int, ...] = (),
+    on_keep: Callable[[int, Params], None] | None = None,
 ) -> tuple[Params, dict]:
-    """A center θ* for the feet θ_1..θ_r; returns ``(θ*, {"objective": [...], "risk": [...]})``, the
-    per-epoch means of J and of its risk term (J − risk is the penalty's share).
+    """A center θ* for the feet θ_1..θ_r; returns ``(θ*, {"objective": [...], "risk": [...],
+    "bound": [...]})``: the per-epoch means of J and of its risk term (J − risk is the penalty's
+    share), and the Eq. 8 bound through θ at the start and after each epoch (``epochs + 1``
+    entries). ``on_keep(e, θ)`` gets θ after each epoch e in ``keep`` (before the last).
 
     With a ``checkpoint``, the state is saved at the end of an epoch when due (never after the last
     one) and a rerun resumes from it, with the same result as an uninterrupted search; the caller
     deletes it once the center is stored. A NaN or infinite J raises
     :class:`starconn.engine.TrainingDiverged` (seed ``cfg.seed``, first non-finite step)."""
-    return optimise(CenterSearch(model, feet, data, cfg, fresh, loss_fn), progress, checkpoint)
+    return optimise(CenterSearch(model, feet, data, cfg, fresh, loss_fn, keep, on_keep), progress, checkpoint)

@@ -19,7 +19,8 @@ import torch
 from .errors import ParamError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PAPER_RESULTS = REPO_ROOT / "results" / "paper"
+RESULTS = REPO_ROOT / "results"  # committed runs: results/<scale>/<setting>/<chapter>.json
+PAPER_RESULTS = RESULTS / "paper"
 PROFILES = ("smoke", "cpu", "paper")
 
 

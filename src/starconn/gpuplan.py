@@ -6,9 +6,11 @@
     python -m starconn gpu-plan --run JOB... [--results DIR]   run jobs (what scripts/device-run.sh does)
 
 A *job* is one chapter run at the ``paper`` profile, ``NAME@SETTING``: ``star-vgg16-cifar10`` (Fig 5),
-``star-barriers`` (Table 1), ``star-barriers-lam0`` (Table 1 with λ = 0, for fnn-mnist),
-``ngd-practical`` (Table 2 with its λ sweep) and ``ngd-practical-lam<λ>`` (one λ of the sweep, when
-the whole sweep does not fit one command). Its results land in ``results/paper/<setting>/<stem>.*``
+``star-barriers`` (Table 1: λ = 0 and the centers of ``variant_lams`` beside it), ``ngd-practical``
+(Table 2 with its λ sweep), ``ngd-practical-lam<λ>`` (one λ of the sweep, when the whole sweep does
+not fit one command), and, when Table 1 does not fit one, ``star-barriers-table`` (the λ of the
+table alone, without its variants and without the barrier study, which the first paper-scale runs
+recorded) and ``star-barriers-lam<λ>`` (one λ > 0 of ``variant_lams``). Its results land in ``results/paper/<setting>/<stem>.*``
 (the stem of the reported λ's part is ``ngd-practical``, so the chapter shows it). The jobs come
 in order of value: vgg16-cifar10 (Fig 5, Table 1, Table 2: they share minima), then the other
 settings in the order of the paper's tables.
@@ -16,8 +18,9 @@ settings in the order of the paper's tables.
 A job's work is computed from its resolved configuration (``Chapter.resolve("paper", …)`` with the
 ``-p`` values): minima (epochs × steps per epoch × the cost of a step of the ensemble), centers
 (center epochs × steps × the cost of a center step), path points (BatchNorm statistics and loss on
-the training set) and the evaluations of every network trained, plus the start of each chapter
-and of each command. A step's cost comes from the last measured throughput: the rows of a GPU
+the training set; per segment the grid of ``n_points`` and at most ``paths.REFINE_BUDGET`` points of
+the refinement around its barriers, an upper bound) and the evaluations of every network trained,
+plus the start of each chapter and of each command. A step's cost comes from the last measured throughput: the rows of a GPU
 benchmark JSON (``results/paper/benchmarks-*.json``, written by ``BENCH=1 scripts/device-run.sh``)
 where there is one, else ``results/paper/throughput.json`` (the H200 figures read off the recorded
 runs). A network measured nowhere is costed from VGG16 scaled by its model FLOPs per example
@@ -44,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config, flops, levers
+from .paths import REFINE_BUDGET
 from .errors import ParamError
 from .profiles import chapter
 from .profiles.practical import SETTINGS, TABLE1, TABLE2
@@ -83,23 +87,35 @@ def job(job_id: str, overrides: dict | None = None) -> Job:
     name, _, setting = job_id.partition("@")
     if setting not in SETTINGS:
         raise ParamError(f"job {job_id!r}: the setting after '@' must be one of {', '.join(SETTINGS)}")
+    if name == "star-barriers-table":
+        return Job(job_id, "star-barriers", setting, (("variant_lams", []), ("study_epochs", [])), "star-barriers",
+                   "Table 1, the table's λ alone (variants and barrier study left out)")
+    if name.startswith("star-barriers-lam"):
+        lam = _float(name.removeprefix("star-barriers-lam"))
+        if lam > 0:
+            return Job(job_id, "star-barriers", setting, (("lam", lam), ("variant_lams", []), ("convergence_at", []),
+                                                          ("study_epochs", [])), name, f"Table 1, λ = {lam:g} (a variant)")
     if name in (FIG5, "star-barriers", "ngd-practical"):
         what = {FIG5: "Fig 5", "star-barriers": "Table 1", "ngd-practical": "Table 2, the λ sweep"}[name]
         return Job(job_id, name, setting, (), name, what)
-    if name == "star-barriers-lam0":
-        return Job(job_id, "star-barriers", setting, (("lam", 0.0),), name, "Table 1, λ = 0")
     if name.startswith("ngd-practical-lam"):
-        try:
-            lam = float(name.removeprefix("ngd-practical-lam"))
-        except ValueError:
-            lam = -1.0
+        lam = _float(name.removeprefix("ngd-practical-lam"))
         if lam >= 0:
-            reported = resolve(Job(job_id, "ngd-practical", setting, (), "", ""), overrides)["lam"]
-            stem = "ngd-practical" if lam == reported else name
-            return Job(job_id, "ngd-practical", setting, (("lam", lam), ("lams", [lam])), stem,
-                       f"Table 2, λ = {lam:g}" + (" (the reported λ)" if lam == reported else ""))
-    raise ParamError(f"job {job_id!r}: the name before '@' must be one of {FIG5}, star-barriers, "
-                     "star-barriers-lam0, ngd-practical, ngd-practical-lam<λ>")
+            whole = resolve(Job(job_id, "ngd-practical", setting, (), "", ""), overrides)
+            if lam == whole["lam"]:  # the reported λ, with the starts of the search
+                return Job(job_id, "ngd-practical", setting, (("lam", lam), ("lams", [lam])), "ngd-practical",
+                           f"Table 2, λ = {lam:g} (the reported λ)")
+            return Job(job_id, "ngd-practical", setting, (("lam", lam), ("lams", [lam]),
+                                                          ("inits", [whole["center_init"]])), name, f"Table 2, λ = {lam:g}")
+    raise ParamError(f"job {job_id!r}: the name before '@' must be one of {FIG5}, star-barriers, star-barriers-table, "
+                     "star-barriers-lam<λ > 0>, ngd-practical, ngd-practical-lam<λ>")
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return -1.0
 
 
 def resolve(j: Job, overrides: dict | None = None):
@@ -113,13 +129,12 @@ def resolve(j: Job, overrides: dict | None = None):
 
 def part_iii() -> list[Job]:
     """The paper-scale Part III in order of value: vgg16-cifar10's Fig 5, Table 1 and Table 2, then
-    each other setting's Table 1 (fnn-mnist's with λ = 0 too) and Table 2."""
+    each other setting's Table 1 and Table 2."""
     order = ["vgg16-cifar10"] + [s for s in SETTINGS if s != "vgg16-cifar10"]
     out = []
     for s in order:
         names = ([FIG5] if s == chapter(FIG5).defaults.default_setting.value else []) \
-            + (["star-barriers"] if TABLE1[s] else []) + (["star-barriers-lam0"] if s == "fnn-mnist" else []) \
-            + (["ngd-practical"] if TABLE2[s] else [])
+            + (["star-barriers"] if TABLE1[s] else []) + (["ngd-practical"] if TABLE2[s] else [])
         out += [job(f"{n}@{s}") for n in names]
     return out
 
@@ -271,7 +286,7 @@ class Costing:
         return rate.step(examples) / g
 
     def job(self, j: Job) -> Cost:
-        from .practical import SETTINGS as NETWORKS  # setting -> (network, dataset); imported when costing
+        from .practical import SETTINGS as NETWORKS, keep_epochs  # imported when costing
 
         c, cost = resolve(j, self.overrides), Cost()
         network, dataset = NETWORKS[c.setting]
@@ -301,28 +316,40 @@ class Costing:
             self.done.update(todo)
             return keys
 
-        def center(feet: list[str], lam: float) -> None:
-            key = f"center {feet} {lam} {c.center_epochs} {c.center_lr} {c.B_r} {c.B_t} {c.center_init}"
+        def center(feet: list[str], lam: float, init: str = c.center_init) -> None:
+            key = f"center {feet} {lam} {c.center_epochs} {c.center_lr} {c.B_r} {c.B_t} {init}"
             if key not in self.done:
-                cost.add(f"center, {c.center_epochs} epochs, λ = {lam:g}", c.center_epochs * steps * self.step(
+                start = "" if init == c.center_init else f", from `{init}`"
+                cost.add(f"center, {c.center_epochs} epochs, λ = {lam:g}{start}", c.center_epochs * steps * self.step(
                     cost, network, dataset, "center", c.B_r * c.B_t * c.batch_size))
                 trained[0] += 1
                 self.done.add(key)
 
+        segments = 0  # path segments: the grid and at most REFINE_BUDGET refinement points each
         if j.chapter == "ngd-practical":
             feet = minima([c.seed, c.seed + 1], c.epochs, c.schedule)
             lams = sorted(set(c.lams) | {c.lam})
             for lam in lams:
                 center(feet, lam)
-            cost.add(f"{3 * len(lams) * c.n_points} path points", 3 * len(lams) * c.n_points * point)
+            starts = [i for i in c.inits if i != c.center_init]
+            for init in starts:
+                center(feet, c.lam, init)
+            segments = 1 + 2 * (len(lams) + len(starts))
         else:
             feet = minima([c.seed + i for i in range(c.n_minima)], c.epochs, c.schedule)
-            center(feet, c.lam)
-            pts = (math.comb(c.n_minima, 2) + c.n_minima) * c.n_points
+            lams = [c.lam, *(lam for lam in c.get("variant_lams", []) if lam != c.lam)]
+            for lam in lams:
+                center(feet, lam)
+            kept = len(keep_epochs(c.center_epochs, c.get("convergence_at", [])))
+            segments = math.comb(c.n_minima, 2) + c.n_minima * (len(lams) + kept)
             for e in c.get("study_epochs", []):
                 minima([c.seed, c.seed + 1], int(e), "constant")
-                pts += c.n_points
-            cost.add(f"{pts} path points", pts * point)
+                segments += 1
+            if kept:
+                cost.add(f"{kept} earlier centers evaluated (train)", kept * evaluate((n if bn else 0) + n))
+        pts = segments * (c.n_points + REFINE_BUDGET)
+        cost.add(f"{pts} path points (at most: {segments} segments × ({c.n_points} + {REFINE_BUDGET} refined))",
+                 pts * point)
         cost.add(f"{trained[0]} networks evaluated (train, test)", trained[0] * one_net)
         return cost
 
@@ -354,10 +381,18 @@ class Command:
 
 
 def split(j: Job, overrides: dict) -> list[Job]:
-    """One job per λ of a Table 2 sweep, the reported λ first ([] for a job that cannot be split)."""
-    if j.chapter != "ngd-practical" or j.given:
+    """A job that does not fit one command, as several ([] for one that cannot be split): a Table 2
+    sweep, one job per λ, the reported λ first; Table 1, the table's λ alone, then one job per λ of
+    ``variant_lams``."""
+    if j.given or j.chapter not in ("ngd-practical", "star-barriers"):
         return []
     c = resolve(j, overrides)
+    if j.chapter == "star-barriers":
+        variants = [lam for lam in c.variant_lams if lam > 0 and lam != c.lam]
+        if not variants and not c.study_epochs:
+            return []
+        return [job(f"star-barriers-table@{j.setting}", overrides),
+                *(job(f"star-barriers-lam{lam:g}@{j.setting}", overrides) for lam in variants)]
     lams = sorted(set(c.lams) | {c.lam}, key=lambda lam: (lam != c.lam, lam))
     return [job(f"{_lam_name(lam)}@{j.setting}", overrides) for lam in lams] if len(lams) > 1 else []
 

@@ -27,7 +27,7 @@ ITEM = re.compile(r"^(Fig|Table|Theorem|Lemma) (\d+)(?: \((left|right)\))?$")
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: type  # int, float, str, bool or list (a list of floats / ints)
+    kind: type  # int, float, str, bool or list (a list of floats / ints, or of ``choices``)
     help: str = ""
     choices: tuple | None = None
     low: float | None = None  # inclusive (a list: every element)
@@ -36,6 +36,9 @@ class Param:
     max_len: int | None = None  # a list: most elements
 
     def allowed(self) -> str:
+        if self.choices is not None and self.kind is list:
+            return f"a list ({'may be empty' if not self.min_len else f'at least {self.min_len}'}) of " + ", ".join(
+                map(str, self.choices))
         if self.choices is not None:
             return "one of " + ", ".join(map(str, self.choices))
         name = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
@@ -73,11 +76,11 @@ class Param:
                 raise self._error(value)
             return value
         if self.kind is list:
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool):
                 value = [value]
-            if not isinstance(value, (list, tuple)) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
-            ):
+            element = ((lambda v: v in self.choices) if self.choices is not None
+                       else (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)))
+            if not isinstance(value, (list, tuple)) or not all(element(v) for v in value):
                 raise self._error(value)
             if len(value) < self.min_len or (self.max_len is not None and len(value) > self.max_len):
                 raise self._error(value)

@@ -28,7 +28,9 @@ def flat(p: Params) -> torch.Tensor:
 
 
 def distance(a: Params, b: Params) -> float:
-    return float(torch.sqrt(sum(((a[k] - b[k]).double() ** 2).sum() for k in a)))
+    """‖θa − θb‖ in float64, summed over the parameters in sorted order (the same number whatever
+    the order of the dict: a network loaded from the store lists its tensors sorted)."""
+    return float(torch.sqrt(sum(((a[k] - b[k]).double() ** 2).sum() for k in sorted(a))))
 
 
 def segment(a: Params, b: Params, ts: torch.Tensor) -> Params:
@@ -157,6 +159,45 @@ def linear_curve(ev: Evaluator, a: Params, b: Params, n: int) -> Curve:
     t = ts(n)
     loss, acc = ev(segment(a, b, t))
     return Curve(t.tolist(), loss.tolist(), acc.tolist())
+
+
+# When a refinement round may stop: the loss barrier moved by less than LOSS_RTOL of itself or
+# LOSS_ATOL (nats), the accuracy barrier by less than ACC_ATOL (percentage points); at most
+# REFINE_BUDGET points are added per segment, and no interval is split below MIN_GAP.
+LOSS_RTOL, LOSS_ATOL, ACC_ATOL = 0.01, 1e-4, 0.05
+REFINE_BUDGET = 12
+MIN_GAP = 1e-4
+
+
+def refine(ev: Evaluator, a: Params, b: Params, curve: Curve, budget: int = REFINE_BUDGET) -> Curve:
+    """``curve`` (on the segment θa → θb, positions t ∈ [0, 1]) with points added where its
+    barriers are: each round evaluates the midpoints between the worst point and its neighbours
+    (bisection, repeated around the new worst point) until a round moves the barrier by less
+    than the tolerance (loss: ``max(LOSS_RTOL·barrier, LOSS_ATOL)``; accuracy: ``ACC_ATOL``
+    points), or ``budget`` points have been added. The loss barrier (highest loss) is refined
+    first, then the accuracy barrier (lowest accuracy). ``len(result.s)`` is the number of points
+    it took; a bump narrower than the grid that no grid point sees is not found."""
+    pts = sorted(zip(curve.s, curve.loss, curve.acc))
+    added = 0
+    for col, worst, tol in ((1, max, lambda v: max(LOSS_RTOL * abs(v), LOSS_ATOL)), (2, min, lambda v: ACC_ATOL)):
+        while added < budget:
+            before = worst(p[col] for p in pts)
+            i = next(k for k, p in enumerate(pts) if p[col] == before)
+            new = [(pts[j][0] + pts[j + 1][0]) / 2 for j in (i - 1, i)
+                   if 0 <= j < len(pts) - 1 and pts[j + 1][0] - pts[j][0] > MIN_GAP][: budget - added]
+            if not new:
+                break
+            loss, acc = ev(segment(a, b, torch.tensor(new, dtype=torch.float64)))
+            pts = sorted(pts + list(zip(new, loss.tolist(), acc.tolist())))
+            added += len(new)
+            if abs(worst(p[col] for p in pts) - before) < tol(before):
+                break
+    return Curve([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts])
+
+
+def refined_curve(ev: Evaluator, a: Params, b: Params, n: int, budget: int = REFINE_BUDGET) -> Curve:
+    """:func:`linear_curve` at ``n`` evenly spaced points, refined around its barriers (:func:`refine`)."""
+    return refine(ev, a, b, linear_curve(ev, a, b, n), budget)
 
 
 def fold_curve(seg_a: Curve, seg_b: Curve) -> Curve:

@@ -52,3 +52,41 @@ def ngd_tradeoff(sweep: dict[str, dict]):
     ax_n.set_ylabel("NGD upper bound (Eq. 8)")
     ax_a.set_ylabel("fold-line min training accuracy (%)")
     return fig
+
+
+def convergence_figure(info: dict, rows: list[dict], title: str = ""):
+    """The center search epoch by epoch (``info``: the center's record, ``center.find_center``):
+    left, the epoch-mean path risk E_t R(tθ + (1−t)θi) and objective J (log scale), with the
+    fold-line loss barrier through the center after each kept epoch (``rows``,
+    ``practical.convergence``); right, the fold-line accuracy barrier and the center's training
+    accuracy after each kept epoch."""
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    epochs = range(1, len(info["objective"]) + 1)
+    ax_l.plot(epochs, info["risk"], label="path risk (epoch mean)")
+    if info["objective"] != info["risk"]:
+        ax_l.plot(epochs, info["objective"], ls=":", label="objective J (with the penalty)")
+    if rows:
+        e = [r["epoch"] for r in rows]
+        ax_l.plot(e, [r["fold_loss_barrier"] for r in rows], "o-", label="fold-line loss barrier")
+        ax_l.plot(e, [r["center_train_loss"] for r in rows], "s--", label="center's training loss")
+        ax_a.plot(e, [r["fold_acc_barrier"] for r in rows], "o-", color="C2", label="fold-line accuracy barrier")
+        ax_a.plot(e, [r["center_train_acc"] for r in rows], "s--", color="C3", label="center's training accuracy")
+        ax_a.legend(fontsize=8)
+    ax_l.set(yscale="log", xlabel="center search epoch", ylabel="training loss (cross-entropy, nats)")
+    ax_a.set(xlabel="center search epoch", ylabel="training accuracy (%)")
+    ax_l.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def bound_figure(starts: dict[str, dict]):
+    """The Eq. 8 bound through the center during the search, from each start (``starts``:
+    ``practical.ngd_metrics(…)["starts"]``; epoch 0 is the start)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
+    for init, r in starts.items():
+        if r["bound"]:
+            ax.plot(range(len(r["bound"])), r["bound"], "o-", ms=3, label=f"start: {init}")
+    ax.set(xlabel="center search epoch (0: the start)", ylabel="Eq. 8 bound (ratio, ≥ 1)")
+    ax.legend(fontsize=8)
+    return fig

@@ -14,13 +14,14 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 
 from . import config, levers
 from .params import Config
 from .profiles import chapter
+from .protocol import Value
 from .store import atomic_write
 
 try:  # not on a bare GPU machine that runs chapters through papermill only
@@ -89,17 +90,118 @@ def record(cfg: Config, metrics: Mapping[str, Any], paper: Mapping[str, Any] | N
     return result
 
 
+SCALES = {"paper": "paper scale", "cpu": "reduced scale"}  # results/<scale>/: committed runs of that profile
+
+
+def run_dir(chapter: str, setting: str | None = None, scale: str = "paper") -> Path:
+    """Where ``scripts/record.sh`` keeps a chapter's runs: ``results/<scale>/<setting or chapter>/``
+    (``scale``: ``paper`` or ``cpu``, the profile they ran at)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
+    return config.RESULTS / scale / (setting or chapter)
+
+
+def recorded_run(chapter: str, setting: str | None = None, scale: str = "paper") -> dict | None:
+    """The committed run ``results/<scale>/<setting or chapter>/<chapter>.json``, if any."""
+    path = run_dir(chapter, setting, scale) / f"{chapter}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def recorded_variants(chapter: str, setting: str | None = None, scale: str = "paper") -> list[dict]:
+    """Other committed runs of ``chapter`` at ``scale``: ``<chapter>-<variant>.json`` beside its
+    run (e.g. ``star-barriers-lam0.json``, another λ), each with ``_variant`` (the file's suffix)."""
+    found = []
+    for path in sorted(run_dir(chapter, setting, scale).glob(f"{chapter}-*.json")):
+        d = json.loads(path.read_text())
+        if d.get("chapter") == chapter:
+            found.append({**d, "_variant": path.stem.removeprefix(f"{chapter}-")})
+    return found
+
+
 def recorded_paper_run(chapter: str, setting: str | None = None) -> dict | None:
     """The committed paper-scale result ``results/paper/<setting or chapter>/<chapter>.json``, if any."""
-    path = config.PAPER_RESULTS / (setting or chapter) / f"{chapter}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return recorded_run(chapter, setting, "paper")
+
+
+def _paper_profile(chapter_id: str, params: Mapping[str, Any]) -> dict:
+    return chapter(chapter_id).resolve("paper", **({"setting": params["setting"]} if "setting" in params else {}))
 
 
 def deviations(recorded: dict) -> dict:
     """The parameters of a recorded run that differ from its chapter's ``paper`` profile."""
     params = recorded["params"]
-    ref = chapter(recorded["chapter"]).resolve("paper", **({"setting": params["setting"]} if "setting" in params else {}))
+    ref = _paper_profile(recorded["chapter"], params)
     return {k: v for k, v in params.items() if k in ref and ref[k] != v}
+
+
+def protocol_deviations(chapter_id: str, setting: str | None = None) -> dict[str, Value]:
+    """Where the chapter's ``paper`` profile itself departs from the paper: every value of origin
+    ``deviation``, with its reason (``python -m starconn show`` prints the same)."""
+    values = chapter(chapter_id).explain("paper", **({"setting": setting} if setting else {}))
+    return {k: v for k, v in values.items() if v.origin == "deviation"}
+
+
+WORDS = {  # how a reduction reads: the run's value, then the paper profile's
+    "width": "width ×{v:g} (×{p:g})", "n_train": "{v} training examples ({p})", "n_test": "{v} test examples ({p})",
+    "epochs": "{v} epochs per minimum ({p})", "center_epochs": "{v} center epochs ({p})",
+    "n_points": "{v} points per path segment ({p})", "batch_size": "batch {v} ({p})",
+    "lam": "λ = {v:g} ({p:g})", "lr": "minima lr {v:g} ({p:g})", "center_lr": "center lr {v:g} ({p:g})",
+}
+
+
+def reduced_words(changed: Mapping[str, tuple[Any, Any]]) -> str:
+    """``{parameter: (the run's value, the paper profile's)}`` in words, the paper profile's value in
+    brackets (``"width ×0.125 (×1), 1000 training examples (50000), …"``; ``"nothing"`` if empty)."""
+    return ", ".join(WORDS[k].format(v=v, p=p) if k in WORDS else f"{k} = {_fmt(v)} ({_fmt(p)})"
+                     for k, (v, p) in changed.items()) or "nothing"
+
+
+def in_words(recorded: dict) -> str:
+    """What a run changed from its chapter's ``paper`` profile, in words (:func:`reduced_words`)."""
+    ref = _paper_profile(recorded["chapter"], recorded["params"])
+    return reduced_words({k: (v, ref[k]) for k, v in deviations(recorded).items()})
+
+
+def scale_table(result: dict, judge: Callable[[str, float, float], str | None] | None = None) -> str:
+    """The paper's numbers, ours at paper scale and ours at reduced scale, side by side (Markdown).
+
+    Paper scale: this run when it ran at the ``paper`` profile, and every committed paper-scale
+    run of the chapter and setting (``results/paper/``, its variants too), each column naming how
+    it differs from the ``paper`` profile; "not run at paper scale" where there is none. Reduced
+    scale: this run when it ran at ``cpu``, else the committed ``cpu`` run (``results/cpu/``), with
+    what was reduced in words below the table. A ``smoke`` run gets its own column. ``judge(metric,
+    ours, paper)``: the verdict shown beside a paper-scale number (``None``: not judged)."""
+    if not result["paper"]:
+        return "The paper reports no number for this setting in this table; there is nothing to compare."
+    ch, setting, profile = result["chapter"], result["params"].get("setting"), result["profile"]
+    paper_runs = ([("this run", result)] if profile == "paper" else []) + [
+        (f"recorded, {r['env']['card']}, {r['env']['date']}" + (f", variant `{r['_variant']}`" if "_variant" in r else ""), r)
+        for r in filter(None, [recorded_run(ch, setting, "paper"), *recorded_variants(ch, setting, "paper")])]
+    reduced = result if profile == "cpu" else recorded_run(ch, setting, "cpu")
+    cols = []  # (header, run or None, scale)
+    for label, r in paper_runs:
+        dev = ", ".join(f"{k} = {v}" for k, v in deviations(r).items())
+        cols.append((f"ours at paper scale ({label}{'; unlike the `paper` profile: ' + dev if dev else ''})", r, "paper"))
+    if not paper_runs:
+        cols.append(("ours at paper scale", None, "paper"))
+    cols.append((f"ours at reduced scale (`cpu`, {'this run' if reduced is result else 'recorded'})"
+                 if reduced else "ours at reduced scale", reduced, "cpu"))
+    if profile == "smoke":
+        cols.append(("this run (`smoke`: the code path only)", result, "smoke"))
+    rows = ["| metric | paper | " + " | ".join(h for h, _, _ in cols) + " |", "|" + "---|" * (len(cols) + 2)]
+    for k, p in result["paper"].items():
+        cells = [f"`{k}`", _fmt(p)]
+        for _, r, scale in cols:
+            if r is None:
+                cells.append(f"not run at {SCALES[scale]}")
+                continue
+            v = r["metrics"].get(k)
+            verdict = judge(k, v, p) if judge and scale == "paper" and isinstance(v, (int, float)) else None
+            cells.append(_fmt(v) + (f" ({verdict})" if verdict else ""))
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if reduced:
+        rows.append(f"\nReduced scale: unlike the `paper` profile, {in_words(reduced)}.")
+    return "\n".join(rows)
 
 
 def glue(name: str, value: Any) -> None:

@@ -9,23 +9,29 @@ Nothing here is typed by hand:
   (``Chapter.numbers(setting)``). A chapter that names a *Table* is scored for every setting the
   table has a number for; one that names only figures, for the setting of its ``paper`` profile;
   any setting with a recorded result is scored too.
-* **Ours** come from the committed paper-scale runs ``results/paper/<setting or chapter>/<chapter>.json``
-  (``results.recorded_paper_run``; a run whose parameters differ from the ``paper`` profile says
-  how, ``results.deviations``) and, labelled as a build result, from the latest chapter JSON of the
-  current or earlier book builds (``STARCONN_OUT`` and ``_build/results[/<profile>]``): the most
-  faithful profile found (paper, then cpu, then smoke), the most recent of that profile.
+* **Ours** come from the committed runs kept by ``scripts/record.sh``: at paper scale
+  ``results/paper/<setting or chapter>/<chapter>.json`` (``results.recorded_paper_run``; a run whose
+  parameters differ from the ``paper`` profile says how, ``results.deviations``) and at reduced
+  scale ``results/cpu/<setting or chapter>/<chapter>.json``; and, labelled as a build result, from
+  the latest chapter JSON of the current or earlier book builds (``STARCONN_OUT`` and
+  ``_build/results[/<profile>]``): the most faithful profile found (paper, then cpu, then smoke),
+  the most recent of that profile.
 
 **What a reader sees** (:meth:`Scorecard.compact_table`): one line per number the paper states —
 the paper item and metric (linked to its chapter), the paper's number, ours at paper scale, ours at
-reduced scale (a book build) and the verdict at paper scale; :func:`details_markdown` folds where
-each number comes from (:meth:`Scorecard.provenance_table`, with what each run changed from the
-paper's protocol) and the rules below it. :meth:`Scorecard.problems` lists what would make the
-scorecard wrong; the chapter asserts it is empty.
+reduced scale (the committed ``cpu`` run, else a book build) and the verdict at paper scale, with
+the ratio or gap to the paper's; :func:`details_markdown` folds where each number comes from
+(:meth:`Scorecard.provenance_table`: what each run changed from the paper's protocol, in words, and
+where the ``paper`` profile itself departs from the paper) and the rules below it.
+:meth:`Scorecard.problems` lists what would make the scorecard wrong; the chapter asserts it is
+empty.
 
 **Tolerance.** Part III metrics use ``starconn.profiles.practical.within_tolerance`` (fold-line
-accuracy within 0.5 percentage points, NGD within 0.02, or better); other Part III metrics are
-shown for reference and not judged. For the other chapters the paper's value is a statement the
-theory makes, and the rule follows its type (:func:`judge`, :data:`RULES`).
+accuracy within 0.5 percentage points, NGD within 0.02, or better; a fold-line loss barrier at most
+3× the paper's or the paper's + 1e-3), with the ratio or gap in words
+(``profiles.practical.tolerance_detail``); other Part III metrics are shown for reference and not
+judged. For the other chapters the paper's value is a statement the theory makes, and the rule
+follows its type (:func:`judge`, :data:`RULES`).
 """
 from __future__ import annotations
 
@@ -53,9 +59,7 @@ RULES = (
     ("`> x`, `>= x`, `< x`, `<= x`", "ours satisfies the inequality"),
     ("0.0 (exact in the theory)", f"abs(ours) ≤ {ZERO_ATOL:g} (float64 round-off)"),
     ("any other number", f"abs(ours − paper) ≤ {REL_TOL:.0%} of abs(paper)"),
-    ("a Part III metric with a tolerance",
-     "`profiles.practical.within_tolerance`: as good as the paper or within "
-     + ", ".join(f"{v:g} in `{k}`" for k, v in part3.TOLERANCE.items())),
+    ("a Part III metric with a tolerance", f"`profiles.practical.within_tolerance`: {part3.TOLERANCE_RULE}"),
     ("another Part III metric", "shown for reference, not judged"),
 )
 BEYOND = PARTS[-1]  # "Beyond the paper": chapters that quote the paper's numbers, not reproduce an item
@@ -174,7 +178,7 @@ def build_roots() -> list[Path]:
 
 def result_files(roots: Iterable[Path] | None = None) -> list[Path]:
     """The JSON files the scorecard reads: under ``roots`` and their immediate sub-folders (one per
-    profile), committed paper-scale results excepted."""
+    profile), committed results (``results/``) excepted."""
     found: list[Path] = []
     for root in roots if roots is not None else build_roots():
         root = Path(root)
@@ -182,7 +186,7 @@ def result_files(roots: Iterable[Path] | None = None) -> list[Path]:
             continue
         for path in sorted(list(root.glob("*.json")) + list(root.glob("*/*.json"))):
             path = path.resolve()
-            if path not in found and config.PAPER_RESULTS.resolve() not in path.parents:
+            if path not in found and config.RESULTS.resolve() not in path.parents:
                 found.append(path)
     return found
 
@@ -224,7 +228,7 @@ class Row:
     metric: str | None
     paper: Any
     ours: Any
-    source: str  # "paper-scale" (committed), "build" or "none"
+    source: str  # "paper-scale" or "reduced-scale" (committed runs), "build" or "none"
     profile: str | None = None
     card: str | None = None
     date: str | None = None
@@ -233,6 +237,8 @@ class Row:
     paper_scale: bool = False  # does a committed paper-scale run of this chapter (and setting) exist?
     recorded_paper: Any = None  # the paper's number as the run recorded it in its JSON ("paper")
     reduced: dict = field(default_factory=dict)  # parameter -> (ours, the paper profile's), where they differ
+    detail: str | None = None  # the verdict in words: the ratio or gap to the paper's (Part III)
+    protocol_deviations: dict = field(default_factory=dict)  # where the `paper` profile departs from the paper
 
     @property
     def origin(self) -> str:
@@ -241,8 +247,14 @@ class Row:
             return "not run (no result found); not run at paper scale"
         dev = ", ".join(f"{k} = {v}" for k, v in self.deviations.items())
         dev = f"; unlike the `paper` profile: {dev}" if dev else ""
+        if self.protocol_deviations:
+            dev += "; the `paper` profile departs from the paper: " + "; ".join(
+                f"{k} = {v}" for k, v in self.protocol_deviations.items())
         if self.source == "paper-scale":
             return f"recorded paper-scale run, {self.card}, {self.date}{dev}"
+        if self.source == "reduced-scale":
+            return f"recorded reduced-scale run (`cpu`), {self.card}, {self.date}{dev}" + (
+                "" if self.paper_scale else "; not run at paper scale")
         tail = "" if self.paper_scale else "; not run at paper scale"
         return f"build, `{self.profile}` profile, {self.card}, {self.date}{dev}{tail}"
 
@@ -260,11 +272,14 @@ def _settings(chapter: Chapter, items: list[Item], recorded_settings: set[str]) 
 
 
 def _rows_for(ch: Chapter, label: str, setting: str | None, found: list[dict],
-              paper_dir: Path | None) -> list[Row]:
+              paper_dir: Path, cpu_dir: Path) -> list[Row]:
     paper = ch.numbers(setting)
     recorded = _recorded(ch.id, setting, paper_dir)
+    reduced_run = _recorded(ch.id, setting, cpu_dir)
     build = latest_build(found, ch.id, setting)
     sources = [("paper-scale", recorded)] if recorded else []
+    if reduced_run is not None:
+        sources.append(("reduced-scale", reduced_run))
     if build is not None:
         sources.append(("build", build))
     if not sources:
@@ -278,12 +293,16 @@ def _rows_for(ch: Chapter, label: str, setting: str | None, found: list[dict],
         common = dict(item=label, chapter=ch.id, setting=setting, source=source,
                       profile=res["profile"] if res else None, card=res["env"].get("card") if res else None,
                       date=res["env"].get("date") if res else None, deviations=dev,
-                      paper_scale=recorded is not None, reduced=reduced)
+                      paper_scale=recorded is not None, reduced=reduced,
+                      protocol_deviations={k: v.value for k, v in results.protocol_deviations(ch.id, setting).items()})
         if not paper:
             rows.append(Row(metric=None, paper=None, ours=None, within=None, **common))
         for k, p in paper.items():
             rec = (res.get("paper") or {}).get(k) if res else None
-            rows.append(Row(metric=k, paper=p, ours=metrics.get(k), within=ok.get(k), recorded_paper=rec, **common))
+            detail = (part3.tolerance_detail(k, _number(metrics[k]), p)
+                      if ch.part == part3.PART and _number(metrics.get(k)) is not None else None)
+            rows.append(Row(metric=k, paper=p, ours=metrics.get(k), within=ok.get(k), recorded_paper=rec,
+                            detail=detail, **common))
     return rows
 
 
@@ -299,10 +318,10 @@ def unlike_paper(ch: Chapter, res: dict) -> dict[str, tuple[Any, Any]]:
     return {k: (v, ref[k]) for k, v in params.items() if k in ref and ref[k] != v}
 
 
-def _recorded(chapter: str, setting: str | None, paper_dir: Path | None) -> dict | None:
-    if paper_dir is None:
-        return results.recorded_paper_run(chapter, setting)
-    path = Path(paper_dir) / (setting or chapter) / f"{chapter}.json"
+def _recorded(chapter: str, setting: str | None, root: Path) -> dict | None:
+    """The committed run ``<root>/<setting or chapter>/<chapter>.json`` (``root``: ``results/paper``
+    or ``results/cpu``, or a test's folder), if any."""
+    path = Path(root) / (setting or chapter) / f"{chapter}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -333,7 +352,8 @@ class Scorecard:
         out = []
         for rows in groups.values():
             ps = next((r for r in rows if r.source == "paper-scale"), None)
-            red = next((r for r in rows if r.source not in ("paper-scale", "none")), None)
+            red = next((r for r in rows if r.source == "reduced-scale"),
+                       next((r for r in rows if r.source == "build"), None))  # the committed run first
             out.append((rows[0], ps, red))
         return out
 
@@ -361,31 +381,40 @@ class Scorecard:
             for k, (r, ps, red) in enumerate(es):
                 first = f'<td rowspan="{len(es)}">{label}</td>' if k == 0 else ""
                 ours_ps = (_fmt(ps.ours) if r.metric else "run") if ps else "not run"
-                ours_red = "not run"
+                ours_red, reduced_title = "not run", ""
                 if red is not None:
                     ours_red = " ".join(x for x in ((_fmt(red.ours) if r.metric else "run"), MARK[red.within],
                                                     "" if shared else f"({red.profile})") if x)
+                    reduced_title = f' title="{escape(results.reduced_words(red.reduced))}"'
                 verdict = VERDICT[ps.within] if ps else "no paper-scale run"
+                if ps is not None and ps.detail:  # the ratio or gap to the paper's (Part III)
+                    verdict += ": " + ps.detail.lstrip("✓✗ ")
                 paper = results._fmt(r.paper) if r.metric else "(no number)"
                 body.append(f"<tr>{first}<td>{escape(_words(r.metric))}</td><td{num}>{escape(paper)}</td>"
-                            f"<td{num}>{escape(ours_ps)}</td><td{num}>{escape(ours_red)}</td><td>{verdict}</td></tr>")
+                            f"<td{num}>{escape(ours_ps)}</td><td{num}{reduced_title}>{escape(ours_red)}</td>"
+                            f"<td>{escape(verdict, quote=False)}</td></tr>")
         return (f'<table class="table starconn-scorecard" style="font-size:0.9em">\n<thead>{head}</thead>\n<tbody>\n'
                 + "\n".join(body) + "\n</tbody>\n</table>")
 
     def provenance_table(self) -> str:
-        """Where each run came from: chapter and setting, source and profile, card and date, and how
-        its parameters differ from the paper's protocol (``paper`` profile)."""
-        out = ["| chapter | ours from | card, date | unlike the paper's protocol |", "|---|---|---|---|"]
+        """Where each run came from: chapter and setting, source and profile, card and date, how its
+        parameters differ from the chapter's ``paper`` profile (in words, :func:`results.reduced_words`),
+        and where that profile itself departs from the paper (origin ``deviation``, with its reason)."""
+        out = ["| chapter | ours from | card, date | unlike the `paper` profile | the `paper` profile unlike the paper |",
+               "|---|---|---|---|---|"]
         seen = set()
+        src = {"paper-scale": "paper-scale run (committed)", "reduced-scale": "reduced-scale run (committed, `cpu`)"}
         for r in self.rows:
             k = (r.chapter, r.setting, r.source)
             if r.source == "none" or k in seen:
                 continue
             seen.add(k)
-            src = "paper-scale run (committed)" if r.source == "paper-scale" else f"book build, `{r.profile}` profile"
-            unlike = "; ".join(f"{n} = {results._fmt(v)} (paper: {results._fmt(p)})" for n, (v, p) in r.reduced.items())
-            out.append(f"| `{r.chapter}`{' ' + r.setting if r.setting else ''} | {src} | {r.card}, {r.date} | "
-                       f"{(unlike or 'nothing').replace('|', chr(92) + '|')} |")
+            dev = "; ".join(f"{n} = {results._fmt(v.value)}: {v.reason}"
+                            for n, v in results.protocol_deviations(r.chapter, r.setting).items()) or "nothing"
+            cells = [f"`{r.chapter}`{' ' + r.setting if r.setting else ''}",
+                     src.get(r.source, f"book build, `{r.profile}` profile"), f"{r.card}, {r.date}",
+                     results.reduced_words(r.reduced), dev]
+            out.append("| " + " | ".join(c.replace("|", chr(92) + "|") for c in cells) + " |")
         return "\n".join(out)
 
     def problems(self) -> list[str]:
@@ -460,10 +489,13 @@ def details_markdown(card: Scorecard) -> str:
   the chapter prints beside its own; each is checked against the number its run recorded.
 * **Ours at paper scale** come from the committed runs `results/paper/<setting>/<chapter>.json`;
   a run whose parameters differ from the chapter's `paper` profile says how.
-* **Ours at reduced scale** come from the latest book build (`STARCONN_OUT`,
+* **Ours at reduced scale** come from the committed `cpu` runs `results/cpu/<setting>/<chapter>.json`
+  (`scripts/record.sh cpu CHAPTER SETTING`), else from the latest book build (`STARCONN_OUT`,
   `_build/results/<profile>/`): the most faithful profile found, the most recent of it. Such a run
   is not the paper's protocol (smaller data, fewer epochs, narrower networks); the table below says
-  what each run changed.
+  what each run changed, in words (hover over a reduced number in the table above for the same).
+* **Where the `paper` profile itself departs from the paper** (a value of origin `deviation`, e.g.
+  the conv nets' 20 center epochs against the paper's 200) is named with its reason, per chapter.
 
 {card.provenance_table()}
 ```
@@ -471,7 +503,9 @@ def details_markdown(card: Scorecard) -> str:
 ```{{dropdown}} How a number is judged
 A Part III metric $x$ with tolerance $\tau$ counts as reproduced when ours is at least as good as
 the paper's, or $|x_{{\text{{ours}}}} - x_{{\text{{paper}}}}| \le \tau$ (accuracies in percentage
-points). Otherwise the rule follows what the paper states (`starconn.scorecard.RULES`):
+points); a fold-line loss barrier when it is at most {part3.LOSS_RATIO:g} times the paper's or the
+paper's + {part3.LOSS_FLOOR:g} (the verdict shows the ratio). Otherwise the rule follows what the
+paper states (`starconn.scorecard.RULES`):
 
 {rules_markdown()}
 ```
@@ -479,21 +513,23 @@ points). Otherwise the rule follows what the paper states (`starconn.scorecard.R
 
 
 def scorecard(chapters: Mapping[str, Chapter] | None = None, roots: Iterable[Path] | None = None,
-              paper_dir: Path | None = None, include_builds: bool = True) -> Scorecard:
+              paper_dir: Path | None = None, include_builds: bool = True, cpu_dir: Path | None = None) -> Scorecard:
     """Rows for every chapter that reproduces a paper item (figures and tables first).
 
     ``roots``: build-result folders (default :func:`build_roots`); ``paper_dir``: the committed
-    paper-scale results (default ``results/paper``)."""
+    paper-scale results (default ``results/paper``); ``cpu_dir``: the committed reduced-scale
+    results (default: ``cpu`` beside ``paper_dir``, i.e. ``results/cpu``)."""
     chapters = chapters if chapters is not None else CHAPTERS
     found = build_results(roots) if include_builds else []
     pdir = Path(paper_dir) if paper_dir is not None else config.PAPER_RESULTS
+    cdir = Path(cpu_dir) if cpu_dir is not None else pdir.parent / "cpu"
     entries = []
     for ch in chapters.values():
         items = sorted(references(ch), key=_item_key)
         ft = [i for i in items if i.is_figure_or_table]
         if not ft and (not any(ch.paper.values()) or ch.part in (part3.PART, BEYOND)):
             continue  # the theory's statements only; practical chapters are scored by figure / table
-        recorded = {p.parent.name for p in pdir.glob(f"*/{ch.id}.json")}
+        recorded = {p.parent.name for d in (pdir, cdir) for p in d.glob(f"*/{ch.id}.json")}
         recorded |= {d["params"].get("setting") for d in found if d["chapter"] == ch.id} - {None}
         for setting in _settings(ch, items, recorded):
             if ft:  # one entry per figure / table the chapter reproduces
@@ -504,7 +540,7 @@ def scorecard(chapters: Mapping[str, Chapter] | None = None, roots: Iterable[Pat
     entries.sort(key=lambda e: e[0])
     rows = []
     for _, label, ch, setting in entries:
-        rows += _rows_for(ch, label, setting, found, paper_dir)
+        rows += _rows_for(ch, label, setting, found, pdir, cdir)
     return Scorecard(rows, figure_table_map(chapters.values()), found)
 
 
