@@ -162,7 +162,7 @@ def test_rows_from_a_fake_results_tree(fake):
     fold = next(r for r in body if r[:2] == ["Table 1 fnn-mnist", "linear loss barrier"])
     assert body[body.index(fold) + 3] == ["fold acc barrier", "99.96", "not run", "99.7 ✓", "no paper-scale run"]
     unrun = next(r for r in body if r[0] == "Table 1 vgg16-mnist")
-    assert unrun[1] == "; ".join(f"{k.replace('_', ' ')} {sc.results._fmt(v)}" for k, v in TABLE1["vgg16-mnist"].items())
+    assert unrun[1] == "; ".join(f"{k.replace('_', ' ')} {sc.results.fmt(v)}" for k, v in TABLE1["vgg16-mnist"].items())
     assert unrun[2:] == ["not run", "not run", "no run yet"]
     assert 'href="star-barriers.html"' in card.compact_table()
     prov = card.provenance_table()

@@ -152,7 +152,7 @@ WORDS = {  # how a reduction reads: the run's value, then the paper profile's
 def reduced_words(changed: Mapping[str, tuple[Any, Any]]) -> str:
     """``{parameter: (the run's value, the paper profile's)}`` in words, the paper profile's value in
     brackets (``"width ×0.125 (×1), 1000 training examples (50000), …"``; ``"nothing"`` if empty)."""
-    return ", ".join(WORDS[k].format(v=v, p=p) if k in WORDS else f"{k} = {_fmt(v)} ({_fmt(p)})"
+    return ", ".join(WORDS[k].format(v=v, p=p) if k in WORDS else f"{k} = {fmt(v)} ({fmt(p)})"
                      for k, (v, p) in changed.items()) or "nothing"
 
 
@@ -190,14 +190,14 @@ def scale_table(result: dict, judge: Callable[[str, float, float], str | None] |
         cols.append(("this run (`smoke`: the code path only)", result, "smoke"))
     rows = ["| metric | paper | " + " | ".join(h for h, _, _ in cols) + " |", "|" + "---|" * (len(cols) + 2)]
     for k, p in result["paper"].items():
-        cells = [f"`{k}`", _fmt(p)]
+        cells = [f"`{k}`", fmt(p)]
         for _, r, scale in cols:
             if r is None:
                 cells.append(f"not run at {SCALES[scale]}")
                 continue
             v = r["metrics"].get(k)
             verdict = judge(k, v, p) if judge and scale == "paper" and isinstance(v, (int, float)) else None
-            cells.append(_fmt(v) + (f" ({verdict})" if verdict else ""))
+            cells.append(fmt(v) + (f" ({verdict})" if verdict else ""))
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     if reduced:
         rows.append(f"\nReduced scale: unlike the `paper` profile, {in_words(reduced)}.")
@@ -214,7 +214,8 @@ def glue(name: str, value: Any) -> None:
         myst_glue(name, value, display=False)
 
 
-def _fmt(v: Any) -> str:
+def fmt(v: Any) -> str:
+    """A value as the book's tables print it (4 significant digits; small numbers in e-notation)."""
     if v is None:
         return "—"
     if isinstance(v, float):
@@ -238,8 +239,8 @@ def comparison(result: dict, recorded: dict | None = None) -> str:
                     f"{'; unlike the `paper` profile: ' + dev if dev else ''})")
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for k, p in result["paper"].items():
-        row = [f"`{k}`", _fmt(p), _fmt(result["metrics"].get(k))]
+        row = [f"`{k}`", fmt(p), fmt(result["metrics"].get(k))]
         if recorded:
-            row.append(_fmt(recorded["metrics"].get(k)))
+            row.append(fmt(recorded["metrics"].get(k)))
         rows.append("| " + " | ".join(row) + " |")
     return "\n".join(rows)

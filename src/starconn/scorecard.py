@@ -374,7 +374,7 @@ class Scorecard:
         for (item, chapter, setting), es in groups.items():
             label = f'<a href="{escape(chapter)}.html">{escape(item)}</a>' + (f" {escape(setting)}" if setting else "")
             if all(ps is None and red is None for _, ps, red in es) and es[0][0].metric:
-                numbers = "; ".join(f"{_words(r.metric)} {results._fmt(r.paper)}" for r, _, _ in es)
+                numbers = "; ".join(f"{_words(r.metric)} {results.fmt(r.paper)}" for r, _, _ in es)
                 body.append(f"<tr><td>{label}</td><td colspan=\"2\">{escape(numbers)}</td><td{num}>not run</td>"
                             f"<td{num}>not run</td><td>no run yet</td></tr>")
                 continue
@@ -389,7 +389,7 @@ class Scorecard:
                 verdict = VERDICT[ps.within] if ps else "no paper-scale run"
                 if ps is not None and ps.detail:  # the ratio or gap to the paper's (Part III)
                     verdict += ": " + ps.detail.lstrip("✓✗ ")
-                paper = results._fmt(r.paper) if r.metric else "(no number)"
+                paper = results.fmt(r.paper) if r.metric else "(no number)"
                 body.append(f"<tr>{first}<td>{escape(_words(r.metric))}</td><td{num}>{escape(paper)}</td>"
                             f"<td{num}>{escape(ours_ps)}</td><td{num}{reduced_title}>{escape(ours_red)}</td>"
                             f"<td>{escape(verdict, quote=False)}</td></tr>")
@@ -409,7 +409,7 @@ class Scorecard:
             if r.source == "none" or k in seen:
                 continue
             seen.add(k)
-            dev = "; ".join(f"{n} = {results._fmt(v.value)}: {v.reason}"
+            dev = "; ".join(f"{n} = {results.fmt(v.value)}: {v.reason}"
                             for n, v in results.protocol_deviations(r.chapter, r.setting).items()) or "nothing"
             cells = [f"`{r.chapter}`{' ' + r.setting if r.setting else ''}",
                      src.get(r.source, f"book build, `{r.profile}` profile"), f"{r.card}, {r.date}",
@@ -470,7 +470,7 @@ class Scorecard:
 def _fmt(v: Any) -> str:
     if isinstance(v, (list, dict)):
         return "(list)" if isinstance(v, list) else "(table)"
-    return results._fmt(v)
+    return results.fmt(v)
 
 
 def rules_markdown() -> str:
