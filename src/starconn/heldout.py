@@ -19,7 +19,7 @@ Networks with BatchNorm get their statistics recomputed at every evaluated point
 ``practical.get_center``), so the feet and centers of the star chapters are shared.
 
 The trend with r is summarised per held-out minimum by the least-squares slope of its barrier
-against log₂ r (:func:`slopes`); :func:`check_claim` asserts its sign.
+against log₂ r (:func:`slopes`); :func:`check_claim` reports its sign.
 """
 from __future__ import annotations
 
@@ -277,22 +277,49 @@ def summary(metrics: dict[str, dict]) -> str:
 # The claim, checked
 
 
+MIN_ACC = 99.9  # % training accuracy: a network counts as a minimum (the star chapters' reduced-scale claim)
+FEET_SHARE = 0.25  # a center is connected to its feet when their barrier is at most this share of the straight lines'
+
+
+def held_out_verdict(m: dict) -> dict[str, bool]:
+    """Does the barrier to every held-out minimum fall with r? Raw and after alignment."""
+    return {k: all(falls(v) for v in m[f"{k}_slopes"]) for k in ("aligned", "heldout")}
+
+
 def check_claim(metrics: dict[str, dict], profile: str) -> str:
-    """The chapter's claim, stated before the runs (Sonthalia et al. 2024, for the paper's center):
-    *a center found from more feet connects better to minima it was not built from* — for every
-    held-out minimum, the training-loss barrier of the segment from the center to the minimum
-    aligned to it falls with r (negative least-squares slope against log₂ r, :func:`slopes`), in
-    every setting. Asserted from ``cpu`` up (minima trained to convergence); at ``smoke`` printed.
-    The raw (unaligned) trend is reported beside it, not asserted. Raises ``AssertionError`` naming
-    the setting and the slopes; returns what was checked."""
-    lines = []
+    """The chapter's claims, in two parts.
+
+    1. **Asserted** from ``cpu`` up (at ``smoke`` printed): what every measurement here rests on —
+       every foot and held-out network is a minimum (≥ :data:`MIN_ACC` % training accuracy) and
+       every center is linearly connected to its own feet (loss barrier at most :data:`FEET_SHARE`
+       of the straight lines' between feet), for every r. Raises ``AssertionError`` naming the
+       setting and the numbers.
+    2. **Reported** with its verdict, never asserted: the claim stated before the runs (after
+       Sonthalia et al. 2024) — *for every held-out minimum the barrier from the center to the
+       minimum aligned to it falls with r* (negative least-squares slope against log₂ r,
+       :func:`slopes`), raw trend beside it. The first ``cpu`` run answered no for the FNN; the
+       question's answer, either way, is the chapter's result, not a failure of its code.
+
+    Returns the lines that say what was checked and what the stated claim came to."""
+    lines, failed = [], []
     for setting, m in metrics.items():
-        fell = {k: all(falls(v) for v in m[f"{k}_slopes"]) for k in ("aligned", "heldout")}
-        lines.append(f"{setting}: aligned held-out barrier falls with r for every held-out minimum: {fell['aligned']} "
-                     f"(slopes {', '.join(f'{v:+.3g}' for v in m['aligned_slopes'])}); raw: {fell['heldout']} "
+        low = [a for a in m["feet_train_acc"] + m["heldout_train_acc"] if a < MIN_ACC]
+        if low:
+            failed.append(f"{setting}: not every foot and held-out network is a minimum: training accuracies "
+                          f"{[round(a, 2) for a in low]} < {MIN_ACC} %")
+        far = [(r, b) for r, b in zip(m["r"], m["feet_loss_barrier"]) if not b <= FEET_SHARE * m["foot_foot_loss_barrier"]]
+        if far:
+            failed.append(f"{setting}: the center is not linearly connected to its feet at r = {[r for r, _ in far]}: "
+                          f"loss barriers {[round(b, 4) for _, b in far]} > {FEET_SHARE} × the straight lines' "
+                          f"{m['foot_foot_loss_barrier']:.4g}")
+        fell = held_out_verdict(m)
+        lines.append(f"{setting}: the stated claim (aligned held-out barrier falls with r for every held-out minimum) is "
+                     f"{'supported' if fell['aligned'] else 'NOT supported'}: slopes "
+                     f"{', '.join(f'{v:+.3g}' for v in m['aligned_slopes'])}; raw: "
+                     f"{'falls' if fell['heldout'] else 'does not fall'} for every one "
                      f"(slopes {', '.join(f'{v:+.3g}' for v in m['heldout_slopes'])})")
-        if profile != "smoke" and not fell["aligned"]:
-            raise AssertionError(f"{setting}: the barrier from the center to an aligned held-out minimum does not fall "
-                                 f"with the number of feet r = {m['r']}: slopes against log2 r "
-                                 f"{[round(v, 4) for v in m['aligned_slopes']]} (every one must be < -{FLAT:g})")
-    return ("asserted" if profile != "smoke" else "smoke run, printed, not asserted") + ":\n" + "\n".join(lines)
+    if failed and profile != "smoke":
+        raise AssertionError("; ".join(failed))
+    head = ("asserted: every network a minimum and every center connected to its feet" if profile != "smoke"
+            else "smoke run, printed, not asserted" + (f" ({'; '.join(failed)})" if failed else ""))
+    return head + "\nreported:\n" + "\n".join(lines)
