@@ -1,16 +1,18 @@
 """Shared pieces of the benchmarks: the machine, the data, and a fair timer."""
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
-from starconn import config
+from starconn import config, flops
 from starconn.data import DataError, Dataset, mnist
 
 
@@ -35,14 +37,40 @@ class Row:
     agree: str = "—"  # how far the two paths' results are apart
     cpu_straight: float = float("nan")  # median process CPU time (s)
     cpu_opt: float = float("nan")
+    flops: float = float("nan")  # model FLOPs of the timed work (the same for both ways; starconn.flops)
+    meta: dict = field(default_factory=dict)  # what the GPU plan reads (network, step, examples, lever, …)
 
     @property
     def speedup(self) -> float:
         return self.t_straight / self.t_opt
 
+    def rate(self, t: float) -> float:
+        """Achieved model FLOP/s of a way that took ``t`` seconds (NaN without a FLOP count)."""
+        return self.flops / t if self.flops == self.flops and t > 0 else math.nan
+
     @property
     def cpu_speedup(self) -> float:
         return self.cpu_straight / self.cpu_opt if self.cpu_opt > 0 else float("nan")
+
+
+def peak_bf16(device: torch.device) -> float:
+    """The card's dense bf16 peak FLOP/s (``starconn.flops.PEAK_BF16``; NaN on a CPU or an unknown card)."""
+    return flops.peak_bf16(torch.cuda.get_device_name(device)) if device.type == "cuda" else math.nan
+
+
+@contextmanager
+def lever_env(**values: str):
+    """Set the ``STARCONN_*`` lever variables (``starconn.levers``) for a block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def sync(device: torch.device) -> None:

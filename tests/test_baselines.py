@@ -84,3 +84,16 @@ def test_trained_bezier_and_star_lower_their_objective(pair):
     assert sinfo["objective"][-1] < sinfo["objective"][0]
     with pytest.raises(ValueError, match="star_beta"):
         baselines.fit_star(make(0), [a, b], a, d, epochs=1, lr=1e-2, beta=(2.0, 0.0), progress=False)
+
+
+def test_the_repair_row_runs_from_theta1_to_the_aligned_minimum(pair):
+    d, make, (a, b) = pair
+    b = matching.align(a, b)[0]
+    evs = {"train": paths.Evaluator(make(0), d.train_x, d.train_y), "test": paths.Evaluator(make(0), d.test_x, d.test_y)}
+    cur, polygon, wall = baselines.repaired_line(make(0), evs, a, b, d.train_x, 5)
+    line = baselines.curves(evs, [(a, b)], 5)
+    for split in evs:
+        assert cur[split].s == line[split].s
+        assert cur[split].loss[0] == pytest.approx(line[split].loss[0], rel=1e-5, abs=1e-7)
+        assert cur[split].loss[-1] == pytest.approx(line[split].loss[-1], rel=1e-5, abs=1e-7)
+    assert polygon >= paths.distance(a, b) * (1 - 1e-9) and wall > 0

@@ -545,6 +545,17 @@ def test_more_bad_cli_values_exit_2_without_outputs(argv, words, capsys, tmp_pat
     assert not out.exists() and not (tmp_path / "store").exists()
 
 
+def test_values_that_do_not_fit_together_exit_2_before_any_work(capsys, tmp_path):
+    """A joint constraint (starconn.constraints: a student narrower than the teacher) is checked when the
+    configuration is resolved: one line naming the parameter and the rule, exit code 2, nothing written."""
+    out = tmp_path / "out"
+    code = cli.main(["run", "relu-manifold", "--profile", "smoke", "-p", "M", "4", "-p", "m", "2", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "'m'" in err and "M = 4" in err, err
+    assert not out.exists()
+
+
 def test_papermill_parameters_are_checked_before_any_work(tmp_path):
     """A notebook's first call, configure(), rejects a bad injected parameter before anything is written."""
     out = tmp_path / "out"

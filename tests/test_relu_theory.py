@@ -203,3 +203,55 @@ def test_best_center_uses_rows_zero_in_both_only_when_needed():
     assert R.linearly_connected(l1, lc) and R.linearly_connected(lc, l2)
     assert best["best_bound"] >= 1
     assert T.best_center(W1[:3], W2[:3], l1[:3], l2[:3], 2)["best_bound"] is None
+
+
+def test_best_center_is_an_upper_bound_not_the_minimum_over_all_centers():
+    """Rows zero in both minima can lower the Eq. 8 bound below best_center's: spreading column 0's
+    mass over its dedicated row 0 and the free row 2 shortens the path (the docstring's caveat)."""
+    l1, l2 = np.array([0, 1, -1, -1]), np.array([-1, 0, -1, 1])
+    W1, W2 = R.minimum_from_labels(l1, 2, 3), R.minimum_from_labels(l2, 2, 3)
+    best = T.best_center(W1, W2, l1, l2, 2)
+    assert best["best_bound"] == pytest.approx(np.sqrt(2), abs=1e-9)
+    C = torch.zeros(4, 3, dtype=torch.float64)
+    C[0, 0], C[2, 0], C[3, 1] = 0.8, 0.2, 1.0
+    lc = R.labels_of(C, 2)
+    assert R.linearly_connected(l1, lc) and R.linearly_connected(lc, l2)  # an exact 2-PL center
+    other = float(((W1 - C).norm() + (C - W2).norm()) / (W1 - W2).norm())
+    assert other < best["best_bound"] - 0.04
+
+
+# ---- the paper's draw of random minima and the bound --------------------------------------
+
+@pytest.mark.parametrize("m, M, p_zero", [(3, 2, 1 / 3), (4, 3, 0.25), (4, 2, 0.0)])
+def test_random_labels_follow_the_conditional_law_exactly(m, M, p_zero):
+    """Both samplers (rejection, used when a valid draw is likely, and row by row) against the exact
+    law of i.i.d. rows conditioned on every column being used, by enumeration."""
+    labels = list(_all_labels(m, M))
+    weight = np.array([np.prod([p_zero if v == -1 else (1 - p_zero) / M for v in lab]) for lab in labels])
+    exact = weight / weight.sum()
+    index = {tuple(lab): i for i, lab in enumerate(labels)}
+    q = (1 - p_zero) / M
+    F = R._cover_table(m, M, q)
+    assert F[M, m] == pytest.approx(weight.sum(), rel=1e-12)  # P(every column used)
+    rng = np.random.default_rng(0)
+    n = 60_000
+    for sampler in (R._by_rejection, R._row_by_row):
+        draws = sampler(n, m, M, p_zero, F, rng)
+        counts = np.bincount([index[tuple(d)] for d in draws], minlength=len(labels))
+        assert counts.sum() == n  # every draw is a valid minimum
+        possible = exact > 0
+        assert counts[~possible].sum() == 0
+        z = (counts / n - exact)[possible] / np.sqrt(exact * (1 - exact) / n)[possible]
+        assert np.abs(z).max() < 4.5, (sampler.__name__, np.abs(z).max())
+
+
+def test_random_labels_handle_rare_valid_draws():
+    rng = np.random.default_rng(0)
+    lab = R.random_labels(16, 16, rng, size=(5,), p_zero=0.9)  # P(valid) ~ 1e-22: no rejection loop
+    assert lab.shape == (5, 16) and R.covers(lab, 16).all()
+
+
+def test_paper_bound_is_clipped_where_vacuous():
+    assert R.p_center_bound(3, 2, 2) == 0.0  # m < kM: the formula is negative
+    assert R.p_center_bound(1, 1, 2) == 0.0 and R.p_center_bound(3, 1, 2) == 1.0  # M = 1: 0 to a power
+    assert 0 < R.p_center_bound(40, 3, 2) < 1

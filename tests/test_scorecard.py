@@ -1,6 +1,7 @@
 """The scorecard: paper items the chapters declare, rows from a fake results tree, verdicts."""
 import json
 import os
+import re
 
 import pytest
 
@@ -88,6 +89,12 @@ def fake(tmp_path):
     return paper_dir, builds
 
 
+def _html_rows(table: str) -> list[list[str]]:
+    """The cells of an HTML table, row by row, as text."""
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr)]
+            for tr in re.findall(r"<tr>(.*?)</tr>", table)]
+
+
 def _rows(card, chapter, setting=None, source=None):
     return [r for r in card.rows if r.chapter == chapter and r.setting == setting
             and (source is None or r.source == source)]
@@ -139,8 +146,26 @@ def test_rows_from_a_fake_results_tree(fake):
     assert s["entries_run_at_paper_scale"] == 1
     assert s["entries"] == s["entries_run_at_paper_scale"] + s["entries_not_run_at_paper_scale"]
     assert s["paper_scale_within_tolerance"] == 1 and s["paper_scale_outside_tolerance"] == 1
-    md = card.table()
-    assert md.count("\n") == len(card.of(True)) + 1 and "✓ yes" in md and "✗ no" in md
+    # the reader's table: one line per number (paper-scale and build side by side), linked to the
+    # chapter; an item and setting with no run at all is one line
+    rows = _html_rows(card.compact_table())
+    head, body = rows[0], rows[1:]
+    assert head == ["paper item", "the paper", "ours at paper scale", "ours reduced (cpu)", "verdict"]
+    groups = {}
+    for r, ps, red in card.entries():
+        groups.setdefault((r.item, r.setting), []).append(ps or red)
+    assert len(body) == sum(len(v) if any(v) else 1 for v in groups.values())
+    ngd = next(i for i, r in enumerate(body) if r[:2] == ["Table 2 fnn-mnist", "ngd"])
+    assert body[ngd][2:] == ["1.003", "1.01", "not run", "✓ within tolerance"]
+    assert body[ngd + 1] == ["fold acc", "99.89", "98", "not run", "✗ outside tolerance"]
+    fold = next(r for r in body if r[:2] == ["Table 1 fnn-mnist", "linear loss barrier"])
+    assert body[body.index(fold) + 3] == ["fold acc barrier", "99.96", "not run", "99.7 ✓", "no paper-scale run"]
+    unrun = next(r for r in body if r[0] == "Table 1 vgg16-mnist")
+    assert unrun[1] == "; ".join(f"{k.replace('_', ' ')} {sc.results._fmt(v)}" for k, v in TABLE1["vgg16-mnist"].items())
+    assert unrun[2:] == ["not run", "not run", "no run yet"]
+    assert 'href="star-barriers.html"' in card.compact_table()
+    prov = card.provenance_table()
+    assert "center_epochs = 7 (paper: " in prov and "book build, `cpu` profile" in prov
 
 
 def test_alternate_result_files_and_non_results_are_skipped(fake):
@@ -167,3 +192,46 @@ def test_chapter_profiles_resolve_and_the_book_order():
         cfg = ch.resolve(p)
         assert cfg.build_results == "" and cfg.include_builds is True
     assert sc.rules_markdown().count("\n") == len(sc.RULES) + 1
+
+
+def test_unlike_paper_names_what_a_reduced_run_changed():
+    ch = CHAPTERS["star-barriers"]
+    cpu = dict(ch.resolve("cpu", setting="fnn-mnist"))
+    res = {"params": {k: v for k, v in cpu.items() if k not in ("chapter", "profile")}}
+    paper = ch.resolve("paper", setting="fnn-mnist")
+    diff = sc.unlike_paper(ch, res)
+    assert diff and all(paper[k] == p and cpu[k] == v != p for k, (v, p) in diff.items())
+    assert set(diff) == {k for k in res["params"] if res["params"][k] != paper[k]}
+
+
+def test_problems_catch_each_false_case(fake):
+    """Each check of Scorecard.problems fails on a scorecard that is wrong in its way."""
+    paper_dir, builds = fake
+    card = sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir)
+    assert card.problems() == []
+
+    # a figure / table named by a chapter with no entry
+    gone = sc.Scorecard([r for r in card.rows if r.item != "Fig 4"], card.figure_table, card.found)
+    assert any(p.startswith("Fig 4: named by linear-ngd") for p in gone.problems())
+
+    # a build result of a scored chapter that no row shows (e.g. the scorecard ran before it)
+    blind = sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir, include_builds=False)
+    blind.found = card.found
+    assert any("star-barriers fnn-mnist: a build result" in p for p in blind.problems())
+
+    # the paper's number differs from the one the run recorded
+    _write(builds / "relu-ngd-sgd.json", "relu-ngd-sgd", "cpu", {}, {"ngd_decreasing": True}, {"ngd_decreasing": False})
+    retyped = sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir)
+    assert any("relu-ngd-sgd" in p and "ngd_decreasing" in p for p in retyped.problems())
+
+    # a run that names no card or date
+    _write(builds / "relu-ngd-sgd.json", "relu-ngd-sgd", "cpu", {}, {"ngd_decreasing": True}, {}, card=None)
+    anonymous = sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir)
+    assert any("names no card or date" in p for p in anonymous.problems())
+
+
+def test_details_fold_provenance_and_rules(fake):
+    paper_dir, builds = fake
+    md = sc.details_markdown(sc.scorecard(chapters(), roots=[builds], paper_dir=paper_dir))
+    assert md.count("```{dropdown}") == 2 and md.count("\n```\n") == 2
+    assert sc.rules_markdown() in md and "\\tau" in md

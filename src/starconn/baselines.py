@@ -8,6 +8,11 @@ For one pair of minima θ1, θ2 (from the store, shared with the other Part III 
   ``scipy.optimize.linear_sum_assignment``, to maximise ⟨θ1, π(θ2)⟩, sweeping over the layers
   until no permutation changes; π(θ2) computes the same function as θ2. Fully connected networks
   and chains of Conv + BatchNorm layers (VGG16) share one algorithm; residual networks are refused;
+* for fully connected networks, the same line repaired (REPAIR, Jordan et al. 2022;
+  ``starconn.repair``): every point θ(t) of θ1 → π(θ2) with each hidden unit's pre-activation mean
+  and deviation renormalised to the interpolation of θ1's and π(θ2)'s. The repaired networks are not
+  on the segment; the row's length is that of the polygon through them. BatchNorm networks already
+  recompute their statistics at every point ("RESET" in Jordan et al.), so they get no REPAIR row;
 * a quadratic Bezier curve θ(t) = (1−t)²θ1 + 2t(1−t)θc + t²θ2 whose control point θc minimises
   E_{t~U[0,1]} L(θ(t)) (Garipov et al. 2018);
 * the paper's fold-line θ1 → θ* → θ2 through a center (``starconn.practical.get_center``);
@@ -36,7 +41,7 @@ from torch import nn
 from torch.func import vmap
 from tqdm import tqdm
 
-from . import paths, practical
+from . import paths, practical, repair
 from .data import Dataset, batches
 from .engine import Problem, Step, digest, network_loss, optimise
 from .matching import align, permutation_spec
@@ -231,19 +236,39 @@ def curves(evs: dict[str, paths.Evaluator], segments: list[tuple[Params, Params]
     return out
 
 
-def bezier_curves(evs: dict[str, paths.Evaluator], a: Params, c: Params, b: Params, n: int) -> dict[str, Curve]:
-    t = paths.ts(n)
+def stacked_curves(evs: dict[str, paths.Evaluator], points: Params, t: torch.Tensor) -> dict[str, Curve]:
+    """Curves of a path given as stacked networks ``points`` at positions ``t``."""
     out = {}
     for split, ev in evs.items():
-        loss, acc = ev(bezier(a, c, b, t))
+        loss, acc = ev(points)
         out[split] = Curve(t.tolist(), loss.tolist(), acc.tolist())
     return out
 
 
+def bezier_curves(evs: dict[str, paths.Evaluator], a: Params, c: Params, b: Params, n: int) -> dict[str, Curve]:
+    t = paths.ts(n)
+    return stacked_curves(evs, bezier(a, c, b, t), t)
+
+
+def repaired_line(model: nn.Module, evs: dict[str, paths.Evaluator], a: Params, b: Params, x: torch.Tensor,
+                  n: int) -> tuple[dict[str, Curve], float, float]:
+    """The REPAIR path θ1 → π(θ2) (``repair.repaired_segment`` at ``n`` points, statistics on ``x``):
+    its curves, the length of the polygon through its points (a lower bound on the repaired curve's
+    length; the points are not on the segment) and the wall seconds REPAIR took (statistics and
+    corrections, not the evaluation)."""
+    t = paths.ts(n)
+    t0 = time.time()
+    pts = repair.repaired_segment(model, a, b, t, x)
+    wall = time.time() - t0
+    polygon = paths.path_length([{k: v[i] for k, v in pts.items()} for i in range(n)])
+    return stacked_curves(evs, pts, t), polygon, wall
+
+
 # ---------------------------------------------------------------------------------------------
-# The chapter: five paths between the same two minima
+# The chapter: the paths between the same two minima (six for the FNN, five for VGG16)
 
 NAMES = {"linear": "straight line θ1 → θ2", "aligned": "straight line θ1 → π(θ2), weight matching",
+         "repair": "θ1 → π(θ2), weight matching + REPAIR",
          "bezier": "quadratic Bezier curve, trained", "fold": "fold-line θ1 → θ* → θ2 (paper's center)",
          "beta_star": "fold-line θ1 → θs → θ2 (Beta-t star model)"}
 
@@ -280,7 +305,8 @@ def _timed(s, kind: str, get):
 
 def compare(s, progress: bool = True) -> Comparison:
     """The chapter's one computation for a ``starconn.practical.Setup``: minima seeds ``seed`` and
-    ``seed + 1`` (store), the five paths between them, each on the training and the test set.
+    ``seed + 1`` (store), the paths between them (:data:`NAMES`; REPAIR for networks without BatchNorm only),
+    each on the training and the test set.
     Networks with BatchNorm (VGG16) get their statistics recomputed on the training set at every
     evaluated point of every path (``Setup.evaluator``, ``paths.Evaluator``). Raises ``ValueError``
     for networks weight matching does not handle (ResNets). The Bezier control point and the star
@@ -312,6 +338,11 @@ def compare(s, progress: bool = True) -> Comparison:
     b_al, al_info = align(a, b, seed=c.seed, spec=spec)
     cur = curves(evs, [(a, b_al)], n)
     out["aligned"] = Path("aligned", cur["train"], cur["test"], paths.distance(a, b_al) / d, 0, al_info["wall_s"])
+    bar.update()
+
+    if not paths.has_batchnorm(s.make_model(0)):  # BatchNorm nets: statistics recomputed at every point already
+        cur, polygon, wall = repaired_line(s.make_model(0), evs, a, b_al, s.data.train_x[: c.repair_examples], n)
+        out["repair"] = Path("repair", cur["train"], cur["test"], polygon / d, 0, al_info["wall_s"] + wall)
     bar.update()
 
     fit_kw = dict(batch_size=c.batch_size, schedule=c.center_schedule, seed=c.seed, amp=c.amp, progress=progress)
@@ -362,8 +393,9 @@ def batchnorm_note(s, cmp: Comparison) -> str:
     statistics were recomputed on the training set (every position of every path, both splits)."""
     per_split = sum(len(p.train.s) for p in cmp.paths.values())
     if not paths.has_batchnorm(s.make_model(0)):
-        return f"Network `{s.model_name}` has no BatchNorm: the {per_split} positions along the paths are evaluated as they are."
-    return (f"Network `{s.model_name}` has BatchNorm: at every one of the {per_split} positions along the five paths "
+        return (f"Network `{s.model_name}` has no BatchNorm: the {per_split} positions along the paths are evaluated as they "
+                "are (along the REPAIR path: the repaired networks).")
+    return (f"Network `{s.model_name}` has BatchNorm: at every one of the {per_split} positions along the {len(cmp.paths)} paths "
             f"(for each split), its statistics were recomputed on the {s.data.n_train} training examples before the "
             "loss and accuracy were measured.")
 
@@ -395,6 +427,20 @@ def cost_table(cmp: Comparison) -> str:
     return "\n".join(rows)
 
 
+def repair_note(cmp: Comparison) -> str:
+    """What REPAIR did to the aligned line in this run (or why there is no REPAIR row)."""
+    if "repair" not in cmp.paths:
+        return ("No REPAIR row: this network has BatchNorm, whose statistics are recomputed at every point of every "
+                "path (what Jordan et al. call RESET), so the aligned line is already the renormalised one.")
+    m = cmp.metrics()
+    return (f"REPAIR on the aligned line: training-loss barrier {m['repair_train_loss_barrier']:.3g} against "
+            f"{m['aligned_train_loss_barrier']:.3g} without it (lowest training accuracy "
+            f"{m['repair_train_acc_barrier']:.2f} % against {m['aligned_train_acc_barrier']:.2f} %; test "
+            f"{m['repair_test_acc_barrier']:.2f} % against {m['aligned_test_acc_barrier']:.2f} %). The repaired networks "
+            f"leave the segment: the polygon through them is {m['repair_length']:.4f} ‖θ1 − θ2‖ long, the aligned "
+            f"segment {m['aligned_length']:.4f}.")
+
+
 def figure(cmp: Comparison, title: str = ""):
     """Loss (log scale) and accuracy along every path on the training and the test set; the
     position is normalised to [0, 1] (fold-lines: the center / star model at 0.5)."""
@@ -419,8 +465,9 @@ def check_claims(cmp: Comparison, setting: str, profile: str) -> str:
     recomputed), and weight matching did not move π(θ2) away from θ1. From ``cpu`` up (minima
     trained to convergence): the trained paths (Bezier curve, fold-line through the center and
     through the star model, and for the FNN the aligned line) have a lower training-loss barrier
-    than the straight line. Raises ``AssertionError`` naming what failed; returns what was checked
-    and which paths lowered the barrier."""
+    than the straight line, and for the FNN REPAIR lowers the aligned line's (Jordan et al. 2022).
+    Raises ``AssertionError`` naming what failed; returns what was checked and which paths lowered
+    the barrier."""
     linear = cmp.paths["linear"].train
     L1, L2 = linear.loss[0], linear.loss[-1]
     for name, p in cmp.paths.items():
@@ -442,4 +489,11 @@ def check_claims(cmp: Comparison, setting: str, profile: str) -> str:
                 raise AssertionError(f"the {NAMES[name]} does not lower the training-loss barrier: "
                                      f"{barrier[name]:.4g} against the straight line's {barrier['linear']:.4g}")
         checked += "; lower training-loss barriers than the straight line for: " + ", ".join(claimed)
+        if setting == "fnn-mnist":
+            if "repair" not in barrier:
+                raise AssertionError("the FNN has no REPAIR path")
+            if not barrier["repair"] < barrier["aligned"]:
+                raise AssertionError(f"REPAIR does not lower the aligned line's training-loss barrier: {barrier['repair']:.4g} "
+                                     f"against {barrier['aligned']:.4g} without it")
+            checked += "; REPAIR lowers the aligned line's barrier"
     return f"asserted: {checked} (training-loss barrier below the straight line's: {', '.join(lower) or 'none'})"

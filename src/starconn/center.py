@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import vmap
 
+from . import levers
 from .data import Dataset, batches
 from .engine import Problem, Step, digest, network_loss, optimise
 from .paths import Params
@@ -78,6 +79,9 @@ class CenterSearch(Problem):
         net = network_loss(model, loss_fn, cfg.amp, device)
         self.points_loss = vmap(lambda p, x, y: net(p, self.buffers, x, y), in_dims=(0, None, None),
                                 randomness="different")
+        # λ as a tensor and its presence as a flag: one compiled objective serves every λ > 0
+        self.penalised, self.lam = bool(cfg.lam), torch.tensor(cfg.lam, device=device)
+        self.objective = levers.compiled(self._objective, device)  # STARCONN_COMPILE (starconn.levers)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.history: list[float] = []
         self.risks: list[float] = []
@@ -103,17 +107,23 @@ class CenterSearch(Problem):
         cfg, device = self.cfg, self.data.train_x.device
         feet_idx = torch.randint(len(self.feet), (cfg.B_r,), generator=self.gen).repeat_interleave(cfg.B_t).to(device)
         t = torch.rand(cfg.B_r * cfg.B_t, generator=self.gen).to(device)
+        objective, risk = self.objective(theta, feet_idx, t, self.data.train_x[idx], self.data.train_y[idx])
+        return Step(objective.reshape(1), len(idx), {"risk": risk})
+
+    def _objective(self, theta: Params, feet_idx: torch.Tensor, t: torch.Tensor, x: torch.Tensor,
+                   y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """J and its risk term on one step's draw (feet, t) and minibatch: a pure tensor function."""
         points = {}
         for k, v in theta.items():
             tk = t.reshape(-1, *([1] * v.dim()))
             points[k] = tk * v.unsqueeze(0) + (1 - tk) * self.stacked[k][feet_idx]
-        risk = self.points_loss(points, self.data.train_x[idx], self.data.train_y[idx]).mean()
+        risk = self.points_loss(points, x, y).mean()
         objective = risk
-        if cfg.lam:
-            sq = sum(((v.unsqueeze(0) - self.stacked[k][feet_idx[:: cfg.B_t]]) ** 2).flatten(1).sum(1)
+        if self.penalised:
+            sq = sum(((v.unsqueeze(0) - self.stacked[k][feet_idx[:: self.cfg.B_t]]) ** 2).flatten(1).sum(1)
                      for k, v in theta.items())
-            objective = risk + cfg.lam * sq.mean()
-        return Step(objective.reshape(1), len(idx), {"risk": risk})
+            objective = risk + self.lam * sq.mean()
+        return objective, risk
 
     def end_epoch(self, epoch: int, theta: Params, totals: dict[str, torch.Tensor]) -> bool:
         self.history.append(float(totals["loss"]) / self.data.n_train)

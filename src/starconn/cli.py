@@ -3,46 +3,27 @@
     python -m starconn list
     python -m starconn show CHAPTER [--profile P] [-p NAME VALUE]...
     python -m starconn run CHAPTER [--profile P] [-p NAME VALUE]... [--out DIR]
-    python -m starconn book [--profile P]
+    python -m starconn book [--profile P] [--no-execute]
     python -m starconn sweep CHAPTER [--profile P] [-p NAME VALUE]... [--out DIR] [--scheduler ADDRESS]
+    python -m starconn gpu-plan [-p NAME VALUE]... [--next | --command N | --args JOB | --run JOB...]
 
 ``show`` prints every parameter the run would use, its value and its origin (the paper, our
 choice, a deviation from the paper, the profile, or your override) with the reason. Every
 parameter is validated before any work starts; a bad one is a one-line error naming the parameter
-and the allowed values, with exit code 2.
+and the allowed values, with exit code 2. ``gpu-plan`` cuts the paper-scale Part III into device
+calls that each fit 9 minutes on a GPU (``starconn.gpuplan``).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
-from . import config, runner, sweep
+from . import build, config, gpuplan, runner, sweep
 from .errors import ChapterFailed, ParamError
 from .params import PROFILE
 from .profiles import CHAPTERS, chapter
-
-# myst-nb's per-cell execution timeout (seconds) for each profile
-CELL_TIMEOUT = {"smoke": 600, "cpu": 3600, "paper": 7200}
-
-
-def build_book(profile: str) -> int:
-    """Execute every chapter at ``profile`` (myst-nb) and build ``_build/html``."""
-    root = config.REPO_ROOT
-    cfg = yaml.safe_load((root / "_config.yml").read_text())
-    cfg.setdefault("execute", {})["timeout"] = CELL_TIMEOUT[profile]
-    build = root / "_build"
-    build.mkdir(exist_ok=True)
-    cfg_path = build / f"_config.{profile}.yml"
-    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    env.update(STARCONN_PROFILE=profile, STARCONN_OUT=str(build / "results" / profile))
-    cmd = ["jupyter-book", "build", str(root), "--config", str(cfg_path), "--path-output", str(root)]
-    return subprocess.call(cmd, env=env)
 
 
 def _chapter_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", type=Path, default=None, help="output directory (default: STARCONN_OUT)")
     b = sub.add_parser("book", help="execute every chapter and build the HTML book")
     b.add_argument("--profile", help=PROFILE.allowed())
+    b.add_argument("--no-execute", action="store_true", help="render stored executions; fail if one is stale")
     sweep.add_arguments(sub.add_parser("sweep", help="a grid of chapter runs (-p NAME VALUE repeated) on Dask"))
+    gpuplan.add_arguments(sub.add_parser("gpu-plan", help="the paper-scale Part III as device calls of ≤ 9 minutes"))
     args = ap.parse_args(argv)
     for var in ("STARCONN_DATA", "STARCONN_CACHE", "STARCONN_OUT"):  # chapters run with cwd book/
         if os.environ.get(var):
@@ -82,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "sweep":
             return sweep.main(args)
+        if args.cmd == "gpu-plan":
+            return gpuplan.main(args)
         profile = PROFILE.check(args.profile) if args.profile else config.default_profile()
-        return build_book(profile)
+        return build.build(profile, execute=not args.no_execute)
     except ParamError as err:
         print(f"starconn: error: {err}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ Every location is a setting with an environment variable:
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import torch
@@ -58,6 +59,22 @@ def device_name(dev: torch.device | None = None) -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def commit() -> str:
+    """The commit the code runs at: ``$STARCONN_COMMIT`` where set (a machine with a copy of the
+    tree but no git history), else ``git rev-parse HEAD`` of the repository, with ``+changes``
+    when its tracked files differ from that commit; ``"unknown"`` outside a git checkout."""
+    if os.environ.get("STARCONN_COMMIT"):
+        return os.environ["STARCONN_COMMIT"]
+    try:
+        git = ["git", "-C", str(REPO_ROOT)]
+        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
 
 
 def shown(path: str | os.PathLike) -> str:

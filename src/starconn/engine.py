@@ -27,8 +27,10 @@ To add a problem (a K-piece path between two minima, say), subclass :class:`Prob
 ``what``, ``activity``, ``desc``, ``cfg`` (any object with ``epochs``, ``lr``, ``batch_size``,
 ``schedule``, ``amp`` and ``as_dict()``), ``data`` and ``seeds``, and implement ``init``,
 ``generators``, ``batches``, ``loss``, ``end_epoch`` and ``result`` (plus ``state``/``restore``
-if it keeps state of its own across epochs). Switches that change how steps run (a fused Adam,
-``torch.compile`` of the loss) belong in :func:`make_optimizer` and :func:`network_loss`.
+if it keeps state of its own across epochs). Switches that change how steps run are the levers
+of :mod:`starconn.levers`: Adam's implementation (``STARCONN_ADAM``, :func:`make_optimizer`) and
+``torch.compile`` / CUDA graphs of a problem's loss (``STARCONN_COMPILE``: a problem compiles its
+pure tensor function with ``levers.compiled``; :func:`optimise` marks each step for CUDA graphs).
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ from torch import nn
 from torch.func import functional_call
 from tqdm import tqdm
 
-from . import config
+from . import config, levers
 from .data import Dataset
 from .integrity import tensor_digest
 from .paths import Params
@@ -74,8 +76,10 @@ def lr_factor(schedule: str, total: int) -> Callable[[int], float]:
 
 
 def make_optimizer(params: Params, cfg) -> torch.optim.Optimizer:
-    """Adam on the free parameters (the one place an optimiser switch would go)."""
-    return torch.optim.Adam(list(params.values()), lr=cfg.lr)
+    """Adam on the free parameters, in the implementation ``STARCONN_ADAM`` names (default,
+    foreach or fused: the same update to rounding, ``tests/test_levers.py``)."""
+    values = list(params.values())
+    return torch.optim.Adam(values, lr=cfg.lr, **levers.adam_options(values[0].device))
 
 
 def network_loss(model: nn.Module, loss_fn: Callable, amp: bool, device: torch.device) -> Callable:
@@ -249,6 +253,7 @@ def optimise(problem: Problem, progress: bool = True, checkpoint: Checkpoint | N
     returns ``problem.result(θ, wall_s)``. See the module's docstring for the schedule, amp,
     checkpoints, divergence and progress."""
     t0 = time.time()
+    levers.set_backends()
     cfg, data = problem.cfg, problem.data
     device = data.train_x.device
     steps_per_epoch = math.ceil(data.n_train / cfg.batch_size)
@@ -293,6 +298,7 @@ def optimise(problem: Problem, progress: bool = True, checkpoint: Checkpoint | N
         for epoch in bar:
             totals: dict[str, torch.Tensor] = {}
             for batch in problem.batches():
+                levers.step_begin(device)
                 s = problem.loss(params, batch)
                 opt.zero_grad(set_to_none=True)
                 s.loss.sum().backward()

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import config
+from . import config, constraints
 from .errors import ParamError
 from .protocol import ORIGINS, Protocol, Value, table
 
@@ -176,7 +176,9 @@ class Chapter:
     def resolve(self, profile: str | None = None, **given: Any) -> Config:
         profile = config.default_profile() if profile is None else PROFILE.check(profile)
         values = {k: v.value for k, v in self.explain(profile, **given).items()}
-        return Config(chapter=self.id, profile=profile, **values)
+        cfg = Config(chapter=self.id, profile=profile, **values)
+        constraints.check(cfg)  # values that must fit together (a one-line ParamError)
+        return cfg
 
     def describe(self, profile: str | None = None, **given: Any) -> str:
         """Every resolved parameter, its value, origin and reason, as ``python -m starconn show`` prints it."""

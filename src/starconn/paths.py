@@ -4,7 +4,9 @@ A network's parameters are a dict of tensors θ; a point on the segment θa → 
 θ(t) = (1−t)·θa + t·θb. The linear path joins two minima directly; the fold-line (2-PL path)
 θi → θ* → θj goes through a center θ*. Loss and accuracy are measured on a whole split at n
 points, vmapped over the points; networks with BatchNorm get their statistics recomputed on
-training data at every point before it is evaluated.
+training data at every point before it is evaluated (on the whole training set, or on a fixed
+random subset of it, :func:`bn_subset`, when ``STARCONN_BN_EXAMPLES`` asks). Evaluation runs under
+``torch.inference_mode`` (``STARCONN_INFERENCE``, :mod:`starconn.levers`).
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
+
+from . import levers
 
 Params = dict[str, torch.Tensor]
 
@@ -50,20 +54,30 @@ def has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
-@torch.no_grad()
+def bn_subset(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """A fixed random subset of ``n`` of the examples ``x`` (all of them when ``n`` is 0 or at
+    least their number), in their order: what BatchNorm statistics are computed from when
+    ``STARCONN_BN_EXAMPLES`` = ``n``."""
+    if n <= 0 or n >= len(x):
+        return x
+    idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return x[idx.to(x.device)]
+
+
 def recompute_bn(model: nn.Module, params: Params, x: torch.Tensor, batch_size: int = 1000) -> dict:
     """BatchNorm running statistics of the network θ recomputed on ``x`` (cumulative average)."""
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [(m.momentum, m.track_running_stats) for m in bns]
     for m in bns:
         m.momentum, m.track_running_stats = None, True
-    buffers = {k: torch.zeros_like(v) for k, v in model.named_buffers()}
-    for k in buffers:
-        if k.endswith("running_var"):
-            buffers[k].fill_(1)
-    model.train()
-    for i in range(0, len(x), batch_size):
-        functional_call(model, (params, buffers), (x[i : i + batch_size],))
+    with levers.no_grad():
+        buffers = {k: torch.zeros_like(v) for k, v in model.named_buffers()}
+        for k in buffers:
+            if k.endswith("running_var"):
+                buffers[k].fill_(1)
+        model.train()
+        for i in range(0, len(x), batch_size):
+            functional_call(model, (params, buffers), (x[i : i + batch_size],))
     model.eval()
     for m, (mom, track) in zip(bns, saved):
         m.momentum, m.track_running_stats = mom, track
@@ -80,8 +94,12 @@ class Evaluator:
         self.batch_size, self.points_per_call = batch_size, points_per_call
         self.bn = has_batchnorm(model)
 
-    @torch.no_grad()
     def __call__(self, points: Params) -> tuple[torch.Tensor, torch.Tensor]:
+        levers.set_backends()
+        with levers.no_grad():
+            return self._evaluate(points)
+
+    def _evaluate(self, points: Params) -> tuple[torch.Tensor, torch.Tensor]:
         n = next(iter(points.values())).shape[0]
         loss, correct = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
         if self.bn:

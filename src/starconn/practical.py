@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from . import config, data, models, paths, plots, results
+from . import config, data, levers, models, paths, plots, results
 from .center import CenterConfig, find_center
 from .params import Config
 from .paths import Params
@@ -53,20 +53,26 @@ class Setup:
         kw = {} if self.model_name == "fnn" else {"in_channels": self.data.train_x.shape[1]}
         return models.build(self.model_name, width=self.cfg.width, seed=seed, **kw).to(self.device)
 
-    def evaluator(self, split: str = "train") -> paths.Evaluator:
-        """Loss and accuracy on ``split``; BatchNorm statistics recomputed on the training set."""
+    def evaluator(self, split: str = "train", path_points: bool = False) -> paths.Evaluator:
+        """Loss and accuracy on ``split``; BatchNorm statistics recomputed on the training set (for
+        ``path_points``, on the fixed subset ``STARCONN_BN_EXAMPLES`` names, if it names one).
+        ``STARCONN_EVAL_BATCH`` sets the examples per forward pass (:mod:`starconn.levers`)."""
         x, y = (self.data.train_x, self.data.train_y) if split == "train" else (self.data.test_x, self.data.test_y)
         if self.model_name == "fnn":
             batch = 10000 if self.device.type == "cpu" else 60000
         else:  # conv nets: activations of a batch must fit in memory
             batch = 1000 if self.device.type == "cpu" else 5000
-        return paths.Evaluator(self.make_model(0), x, y, bn_x=self.data.train_x, batch_size=batch)
+        bn_x = paths.bn_subset(self.data.train_x, levers.bn_examples()) if path_points else self.data.train_x
+        return paths.Evaluator(self.make_model(0), x, y, bn_x=bn_x, batch_size=levers.eval_batch(batch))
 
 
 def setup(cfg: Config) -> Setup:
     model_name, dataset = SETTINGS[cfg.setting]
     dev = config.device()
     ds = LOADERS[dataset](dev, n_train=cfg.n_train, n_test=cfg.n_test)
+    if levers.channels_last() and ds.train_x.dim() == 4:  # STARCONN_CHANNELS_LAST: the layout only
+        ds.train_x = ds.train_x.contiguous(memory_format=torch.channels_last)
+        ds.test_x = ds.test_x.contiguous(memory_format=torch.channels_last)
     return Setup(cfg, ds, model_name, dev)
 
 
@@ -180,7 +186,7 @@ def star(s: Setup, n_minima: int, lam: float = 0.0, seeds: list[int] | None = No
     minima = get_minima(s, seeds)
     feet = [p for p, _ in minima]
     center, cinfo = get_center(s, feet, [minimum_key(s, sd) for sd in seeds], lam)
-    ev, n = s.evaluator("train"), s.cfg.n_points
+    ev, n = s.evaluator("train", path_points=True), s.cfg.n_points
     pairs = list(itertools.combinations(range(len(feet)), 2))
     linear = {(i, j): paths.linear_curve(ev, feet[i], feet[j], n) for i, j in pairs}
     spokes = [paths.linear_curve(ev, f, center, n) for f in feet]
@@ -374,7 +380,7 @@ def barrier_study(s: Setup, study_epochs: list[int]) -> list[dict]:
         tc = TrainConfig(epochs=int(e), lr=s.cfg.lr, batch_size=s.cfg.batch_size, schedule="constant",
                          amp=s.cfg.amp)
         (a, ia), (b, ib) = get_minima(s, [s.cfg.seed, s.cfg.seed + 1], tc)
-        cur = paths.linear_curve(s.evaluator("train"), a, b, s.cfg.n_points)
+        cur = paths.linear_curve(s.evaluator("train", path_points=True), a, b, s.cfg.n_points)
         rows.append({"schedule": "constant", "epochs": int(e), "train_acc": min(ia["train_acc"], ib["train_acc"]),
                      "distance": paths.distance(a, b), "linear_loss_barrier": cur.loss_barrier,
                      "linear_acc_barrier": cur.acc_barrier})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import os
 import platform
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, Mapping
 
 import torch
 
-from . import config
+from . import config, levers
 from .params import Config
 from .profiles import chapter
 from .store import atomic_write
@@ -26,6 +27,14 @@ try:  # not on a bare GPU machine that runs chapters through papermill only
     from myst_nb import glue as myst_glue
 except ImportError:
     myst_glue = None
+
+
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.machine())
 
 
 def env_info(data_source: str | None = None, device: torch.device | None = None) -> dict:
@@ -37,6 +46,9 @@ def env_info(data_source: str | None = None, device: torch.device | None = None)
         "python": platform.python_version(),
         "data_source": data_source or "none (synthetic / closed form)",
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, {_cpu_model()}",
+        "commit": config.commit(),
+        "levers": levers.active(),  # the execution levers set (starconn.levers); {}: none
     }
 
 
@@ -78,8 +90,8 @@ def record(cfg: Config, metrics: Mapping[str, Any], paper: Mapping[str, Any] | N
 
 
 def recorded_paper_run(chapter: str, setting: str | None = None) -> dict | None:
-    """The committed paper-scale result ``results/paper/[<setting>/]<chapter>.json``, if any."""
-    path = config.PAPER_RESULTS / (setting or "") / f"{chapter}.json"
+    """The committed paper-scale result ``results/paper/<setting or chapter>/<chapter>.json``, if any."""
+    path = config.PAPER_RESULTS / (setting or chapter) / f"{chapter}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -117,7 +129,9 @@ def comparison(result: dict, recorded: dict | None = None) -> str:
         return "The paper reports no number for this setting in this table; there is nothing to compare."
     head = ["metric", "paper", f"this run ({result['profile']}, {result['env']['card']})"]
     if recorded:
-        dev = ", ".join(f"{k} = {v}" for k, v in deviations(recorded).items())
+        changing = {k: v for k, v in recorded["env"].get("levers", {}).items() if k in levers.CHANGES_NUMBERS}
+        dev = ", ".join([f"{k} = {v}" for k, v in deviations(recorded).items()]
+                        + [f"{k}={v}" for k, v in changing.items()])
         head.append(f"recorded paper-scale run ({recorded['env']['card']}, {recorded['env']['date']}"
                     f"{'; unlike the `paper` profile: ' + dev if dev else ''})")
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

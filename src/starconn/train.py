@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import stack_module_state, vmap
 
+from . import levers
 from .data import Dataset, batches
 from .engine import Problem, Step, network_loss, optimise
 from .paths import Params
@@ -59,7 +60,9 @@ class Minima(Problem):
         for m in models:
             m.to(device).train()
         self.start, self.buffers = stack_module_state(models)
-        self.member_loss = vmap(network_loss(models[0], loss_fn, cfg.amp, device), randomness="different")
+        # the step's pure tensor function, compiled when STARCONN_COMPILE says so (starconn.levers)
+        self.member_loss = levers.compiled(vmap(network_loss(models[0], loss_fn, cfg.amp, device),
+                                                randomness="different"), device)
         self.gens = [torch.Generator().manual_seed(s) for s in seeds]
         self.done: dict[int, tuple[Params, dict]] = {}
         self.last: list[float] = []

@@ -5,13 +5,14 @@ would need the internet, and internal links that do not resolve.
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import yaml
+from starconn import build
 
 REPO = Path(__file__).resolve().parents[2]
 # tags whose src/href the browser fetches by itself (an <a href> is only a link)
@@ -23,18 +24,7 @@ CSS_URL = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])((?:https?:)?//[^'")\s]
 
 def toc_pages(toc: Path = REPO / "_toc.yml") -> list[str]:
     """The HTML paths (relative to the site root) of every document in ``_toc.yml``, root first."""
-    data = yaml.safe_load(toc.read_text())
-    files = [data["root"]]
-
-    def walk(node):
-        for key in ("parts", "chapters", "sections"):
-            for item in node.get(key, []) or []:
-                if "file" in item:
-                    files.append(item["file"])
-                walk(item)
-
-    walk(data)
-    return [re.sub(r"\.(md|ipynb|rst)$", "", f) + ".html" for f in files]
+    return [f + ".html" for f in build.toc_files(toc)]
 
 
 def chapter_id(page: str) -> str:
@@ -122,11 +112,42 @@ def broken_internal_links(site: Path) -> list[str]:
     return bad
 
 
+TEXT = {".html", ".js", ".json", ".ipynb", ".txt", ".css", ".xml"}
+
+
+def private_paths() -> list[str]:
+    """Absolute paths of the building machine that a published site must not contain: the
+    repository, $HOME, and the data, cache and results directories (where set)."""
+    found = [str(REPO)] + [os.environ.get(v, "") for v in ("HOME", "STARCONN_DATA", "STARCONN_CACHE", "STARCONN_OUT")]
+    out = []
+    for p in found:
+        p = p.rstrip("/")
+        if p and p != "/" and os.path.isabs(p):
+            out += [p, os.path.realpath(p)]
+    return sorted(set(out), key=len, reverse=True)
+
+
+def machine_paths(site: Path, paths: list[str]) -> list[str]:
+    """``file: path`` for every text file of the site that contains one of ``paths`` (as a path:
+    followed by a separator, a quote, a space or the end of the text)."""
+    if not paths:
+        return []
+    pattern = re.compile("(" + "|".join(re.escape(p) for p in paths) + r")(?=[/\\\s\"'<]|$)")
+    bad = []
+    for f in sorted(site.rglob("*")):
+        if f.is_file() and f.suffix in TEXT:
+            m = pattern.search(f.read_text(encoding="utf-8", errors="replace"))
+            if m:
+                bad.append(f"{f.relative_to(site)}: {m.group(1)}")
+    return bad
+
+
 def main(argv: list[str]) -> int:
     site = Path(argv[0] if argv else REPO / "_build" / "html")
     missing = [p for p in toc_pages() if not (site / p).is_file()]
     problems = ([f"table of contents page not built: {p}" for p in missing]
-                + external_resources(site) + broken_internal_links(site))
+                + external_resources(site) + broken_internal_links(site)
+                + [f"{leak} (a path of this machine)" for leak in machine_paths(site, private_paths())])
     for line in problems:
         print(line)
     print(f"{site}: {len(html_pages(site))} pages, {len(problems)} problems")

@@ -15,9 +15,6 @@ PAGES = sitecheck.toc_pages()
 ROOT_PAGE, CHAPTERS = PAGES[0], PAGES[1:]
 # the two chapters photographed for the README and the CI artifacts
 SCREENSHOTS = ("book/relu-star.html", "book/linear-2pl.html")
-# chapters whose text has no formula yet (Part III states its objective in words); every other
-# chapter must show typeset math. test_math_exemptions keeps this list honest.
-WITHOUT_MATH: set[str] = set()  # chapters allowed to have no math (none now)
 
 CHAPTER_STATE = """async () => {
   const body = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
@@ -28,6 +25,8 @@ CHAPTER_STATE = """async () => {
     return img.naturalWidth > 0 && img.naturalHeight > 0 && r.width > 0 && r.height > 0;
   }));
   const dl = document.querySelector('a.btn-download-source-button');
+  const params = body.querySelector('.cell.tag_parameters');
+  const folded = params && params.querySelector('details');
   return {
     images: imgs.length,
     decoded: decoded.filter(Boolean).length,
@@ -35,6 +34,8 @@ CHAPTER_STATE = """async () => {
     mathjax: body.querySelectorAll('mjx-container').length,
     math_errors: [...body.querySelectorAll('mjx-merror')].map(e => e.textContent),
     download: dl ? dl.href : null,
+    params_cell: !!params,
+    params_folded: !!folded && !folded.open && !!folded.querySelector('.cell_input'),
     title: (body.querySelector('h1') || {}).textContent || '',
     text: body.innerText,
   };
@@ -50,6 +51,14 @@ def test_static_site(site):
     assert mathjax.is_file(), "MathJax is not served from the site (starconn.sphinx_offline)"
     html = next(t for t in ((site / c).read_text() for c in CHAPTERS) if 'class="math' in t)  # pages with math load it
     assert 'src="../_static/mathjax/tex-mml-chtml.js' in html
+
+
+def test_no_paths_of_the_building_machine(site):
+    """The published site names no absolute path of the machine that built it: not the
+    repository, not $HOME, not the data or cache directory (checked in every page, the search
+    index and the downloadable sources)."""
+    leaks = sitecheck.machine_paths(site, sitecheck.private_paths())
+    assert leaks == [], "\n".join(leaks[:20])
 
 
 def test_root_page_loads_cleanly(visit):
@@ -73,10 +82,11 @@ def test_chapter_page(visit, base_url, path, screenshots):
     assert visit.offsite == [], "the site fetched resources from the internet"
     state = visit.page.evaluate(CHAPTER_STATE)
     assert state["decoded"] >= 1, f"no rendered figure ({state['images']} img elements)"
-    assert state["math_source"] >= 1 or chapter in WITHOUT_MATH, "no math on the page"
+    assert state["math_source"] >= 1, "no math on the page"
     assert state["mathjax"] >= state["math_source"], "math that MathJax did not typeset"
     assert state["math_errors"] == []
     assert f"python -m starconn run {chapter}" in state["text"], "no re-run command"
+    assert state["params_cell"] and state["params_folded"], "the parameters cell is not folded"
     assert re.search(r"profile\W+(smoke|cpu|paper)\b", state["text"]), "the page does not say its profile"
     # the download button: the source notebook, which papermill runs with other parameters
     assert state["download"], "no download button"
@@ -89,6 +99,7 @@ def test_chapter_page(visit, base_url, path, screenshots):
     heading = nb.cells[0].source.splitlines()[0][2:].strip()
     assert state["title"].strip().rstrip("#").strip() == heading
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code")
+    assert not any(c.get("outputs") for c in nb.cells), "the download is an executed copy, not the chapter's notebook"
     if path in SCREENSHOTS:
         _screenshots(visit.page, screenshots, chapter)
 
@@ -107,12 +118,59 @@ def _screenshots(page, out, chapter):
         assert (out / name).stat().st_size > 20_000, name
 
 
-def test_math_exemptions(site):
-    """A chapter exempted from the math check really has no math (remove it from WITHOUT_MATH
-    once it has some)."""
-    has_math = {c for c in WITHOUT_MATH if (site / "book" / f"{c}.html").is_file()
-                and re.search(r'class="math[ "]', (site / "book" / f"{c}.html").read_text())}
-    assert has_math == set()
+SCORECARD = """() => {
+  const article = document.querySelector('article.bd-article');
+  const tables = [...article.querySelectorAll('table.starconn-scorecard')];
+  const rows = [];
+  for (const t of tables) {
+    let chapter = null;
+    for (const tr of t.tBodies[0].rows) {
+      const a = tr.querySelector('a');
+      if (a) chapter = a.getAttribute('href');
+      const cells = [...tr.cells].map(c => c.innerText.trim());
+      rows.push({chapter, reduced: cells[cells.length - 2], verdict: cells[cells.length - 1]});
+    }
+  }
+  const main = tables[0];
+  return {
+    tables: tables.length,
+    head: main ? [...main.tHead.rows[0].cells].map(c => c.innerText.replace(/\\s+/g, ' ').trim()) : [],
+    table_width: main ? main.getBoundingClientRect().width : 0,
+    room: main ? main.parentElement.clientWidth : 0,
+    table_right: main ? main.getBoundingClientRect().right : 0,
+    article_right: article.getBoundingClientRect().right,
+    page_scrolls: document.documentElement.scrollWidth > window.innerWidth,
+    rows,
+    dropdowns: [...article.querySelectorAll('details.sd-dropdown')].map(d => [d.open, d.innerText.split('\\n')[0].trim()]),
+    top: main ? main.getBoundingClientRect().top + window.scrollY : null,
+  };
+}"""
+
+
+def test_scorecard_front_page(visit, screenshots):
+    """The scorecard opens with one compact table (paper item | the paper | ours at paper scale |
+    ours reduced | verdict) that fits a laptop window (1280×800) without scrolling sideways; it
+    lists a build result for every chapter it scores (it ran after them); provenance and rules are
+    folded below it."""
+    visit.page.set_viewport_size({"width": 1280, "height": 800})
+    try:
+        assert visit.open("book/scorecard.html") == []
+        s = visit.page.evaluate(SCORECARD)
+        visit.page.screenshot(path=str(screenshots / "scorecard-1280x800.png"))
+    finally:
+        visit.page.set_viewport_size({"width": 1280, "height": 900})
+    assert s["tables"] == 2  # figures and tables; the theory's other statements
+    head = s["head"]
+    assert head[:3] == ["paper item", "the paper", "ours at paper scale"] and head[3].startswith("ours reduced") \
+        and head[4:] == ["verdict"], head
+    assert not s["page_scrolls"], "the page scrolls sideways at 1280 px"
+    assert s["table_width"] <= s["room"] + 1 and s["table_right"] <= s["article_right"] + 1, s
+    assert s["top"] < 800, "the table does not start in the first screen"
+    chapters = {r["chapter"] for r in s["rows"]}
+    assert None not in chapters and len(chapters) >= 10, chapters  # every row is linked to its chapter
+    listed = {r["chapter"] for r in s["rows"] if r["reduced"] != "not run"}
+    assert chapters - listed == set(), f"chapters the scorecard scores with no build result shown: {chapters - listed}"
+    assert len(s["dropdowns"]) == 2 and not any(open_ for open_, _ in s["dropdowns"]), s["dropdowns"]
 
 
 def test_search(visit):

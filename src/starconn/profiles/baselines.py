@@ -33,11 +33,15 @@ PARAMS = tuple(Param("setting", str, "network and dataset (weight matching: chai
     Param("star_lr", float, "Adam learning rate of the Beta-t star model", low=1e-6, high=1.0),
     Param("star_beta", list, "(a, b) of the Beta distribution of t for the star model", low=1e-3,
           min_len=2, max_len=2),
+    Param("repair_examples", int, "training examples (the first n) on which REPAIR measures each hidden unit's "
+          "statistics (the FNN; BatchNorm nets recompute theirs at every point)", low=10),
 )
 
 # λ = the ngd-practical chapter's, so the pair's center is shared with it through the store.
 SHARED = "ngd-practical's λ, so that the pair's center is shared with it through the store"
-BETA = {"star_beta": choice([2.0, 2.0], "beyond the paper: t ~ Beta(2, 2) for the star model")}
+BETA = {"star_beta": choice([2.0, 2.0], "beyond the paper: t ~ Beta(2, 2) for the star model"),
+        "repair_examples": choice(10000, "REPAIR's statistics on a subset of the training set (ours): over 10000 "
+                                  "examples a unit's mean is known to 1 % of its deviation (at most n_train)")}
 # Every trained path gets the center search's budget: as many epochs and the same Adam learning
 # rate (the Bezier curve draws B_t values of t per step, the star model B_r·B_t networks, as the center).
 BUDGET = "every trained path gets the center search's budget"

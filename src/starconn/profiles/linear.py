@@ -22,17 +22,19 @@ TWO_PL = Chapter(
     params=(
         Param("d", int, "input dimension d", low=1, high=64),
         Param("k", int, "output dimension k (y = Qx, Q ∈ R^{k×d})", low=1, high=64),
-        Param("m", int, "width m of the hidden layers (the construction needs m >= 3·min(d, k))", low=1, high=512),
+        Param("m", int, "width m of the hidden layers (the construction needs m >= 3·min(d, k); Theorem 16 "
+              "states m > 2L − 1)", low=1, high=512),
         Param("depths", list, "depths L to construct a 2-PL center for", low=2, high=8),
+        Param("pairs", int, "pairs of random minima per depth (each with a 2-PL center and a 3-PL path)", low=1),
         Param("n_train", int, "Gaussian training inputs (the training loss uses their second moment)", low=10),
         Param("n_t", int, "points on each path segment", low=3, high=2001),
         SEED,
     ),
     defaults=table(
         {
-            "smoke": dict(d=3, k=1, m=6, depths=[2, 3], n_train=200, n_t=21),
-            "cpu": dict(d=5, k=1, m=16, depths=[2, 3, 4, 6], n_train=2000, n_t=101),
-            "paper": dict(d=5, k=1, m=16, depths=[2, 3, 4, 6], n_train=2000, n_t=201),
+            "smoke": dict(d=3, k=1, m=6, depths=[2, 3], pairs=3, n_train=200, n_t=21),
+            "cpu": dict(d=5, k=1, m=16, depths=[2, 3, 4, 6], pairs=10, n_train=2000, n_t=101),
+            "paper": dict(d=5, k=1, m=16, depths=[2, 3, 4, 6], pairs=50, n_train=2000, n_t=201),
         },
         common=dict(seed=0),
     ),
@@ -46,10 +48,11 @@ COUNTEREXAMPLE = Chapter(
     paper={None: {"best_integrated_risk_over_Ex2": 4 / 15}},
     reproduces=("Lemma 17",),
     params=(
-        Param("m", int, "width m (the pair is a = w = 1/√m·(1, …, 1) and its negative; paper: 4)", low=2, high=64),
+        Param("m", int, "width m (the pair is θ_1 = (e_1, e_1ᵀ) and θ_2 = −θ_1; paper: 4)", low=2, high=64),
         Param("sigma2", float, "E x² of the scalar input", low=1e-6, high=1e6),
         Param("restarts", int, "random starts of the search over centers on the minima manifold", low=1),
-        Param("n_random", int, "random centers on which the algebraic identity is checked", low=1),
+        Param("n_random", int, "random centers on the manifold on which the closed form and the bound are checked",
+              low=1),
         Param("n_t", int, "points on each path segment", low=3, high=2001),
         SEED,
     ),

@@ -76,7 +76,8 @@ TRAIN = (
     Param("steps", int, "SGD steps", low=1),
     Param("lr_scale", float, "SGD step size times m (lr = lr_scale / m)", low=1e-6, high=100.0),
     Param("batch_size", int, "SGD minibatch size", low=1),
-    Param("init_scale", float, "initial entries uniform in ±init_scale/√d (1 = nn.Linear's default)", low=0.0),
+    Param("init_scale", float, "initial entries uniform in ±init_scale/√d (1 = nn.Linear's default; 0 would be a "
+          "fixed point of SGD: every ReLU gradient vanishes at W = 0)", low=1e-3),
 )
 
 NGD = Chapter(
@@ -93,7 +94,7 @@ NGD = Chapter(
      SEED),
     table({
         "smoke": dict(widths=[8, 32], n_pairs=1, n_train=500, n_test=500, steps=300, center_epochs=3),
-        "cpu": dict(widths=[8, 16, 32, 64, 128], n_pairs=3, n_train=2000, n_test=5000, steps=6000,
+        "cpu": dict(widths=[8, 16, 32, 64, 128], n_pairs=5, n_train=2000, n_test=5000, steps=6000,
                     center_epochs=30),
         "paper": dict(widths=[8, 16, 32, 64, 128, 256, 512], n_pairs=5, n_train=5000, n_test=20000,
                       steps=20000, center_epochs=100),
@@ -119,3 +120,34 @@ SPARSITY = Chapter(
 )
 
 CHAPTERS = [MANIFOLD, PL, STAR, NGD, SPARSITY]
+
+NGD_THEORY = Chapter(
+    "relu-ngd-theory", "NGD of random minima against width (Theorems 12 and 14)", PART,
+    (M_P, D_P,
+     Param("widths", list, "student widths m of the random minima (each > M)", low=2, high=65536),
+     Param("rs", list, "zero-row probabilities r of the neuron-sparse draws SP(𝓜, r) (Definition 13)",
+           low=0.01, high=0.99),
+     Param("actives", list, "numbers K of active rows of the draws SP(𝓜, 1 − K/m), drawn at the widths "
+           "≥ 2K (K ≥ M, two such widths)", low=1, high=32768),
+     Param("Ms", list, "teacher sizes M of the uniform draws compared with Theorem 12's √M", low=2, high=64),
+     Param("n_pairs", int, "pairs of random minima per draw model and width", low=2),
+     Param("n_boot", int, "bootstrap resamples of every confidence interval", low=100),
+     Param("sgd_widths", list, "widths m of the SGD students placed among the draws", low=2, high=4096),
+     Param("sgd_pairs", int, "pairs of SGD students (seeds) per width", low=1),
+     *TRAIN, SEED),
+    table({
+        "smoke": dict(widths=[8, 32, 128], rs=[0.5, 0.9], actives=[8], Ms=[2, 4], n_pairs=10, n_boot=200,
+                      sgd_widths=[8, 16], sgd_pairs=1, n_train=500, n_test=500, steps=300),
+        "cpu": dict(widths=[16, 32, 64, 128, 256, 512, 1024, 2048, 4096], rs=[0.5, 0.75, 0.9], actives=[8],
+                    Ms=[2, 4, 8, 16], n_pairs=200, n_boot=2000, sgd_widths=[16, 64, 256], sgd_pairs=2,
+                    n_train=2000, n_test=5000, steps=6000),
+        "paper": dict(widths=[16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384], rs=[0.25, 0.5, 0.75, 0.9],
+                      actives=[8, 32], Ms=[2, 4, 8, 16, 32], n_pairs=500, n_boot=5000,
+                      sgd_widths=[16, 64, 256, 1024], sgd_pairs=3, n_train=5000, n_test=20000, steps=20000),
+    }, dict(M=4, d=4, lr_scale=4.0, batch_size=32, init_scale=1.0, seed=0)),
+    order=6, paper={None: {"uniform_ngd_tends_to_1": False, "uniform_exponent_in_M": "<= 0.5",
+                           "sparse_ngd_tends_to_1": True}},
+    reproduces=("Theorem 12", "Theorem 14"),
+)
+
+CHAPTERS.append(NGD_THEORY)

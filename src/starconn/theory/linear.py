@@ -278,10 +278,12 @@ def three_pl_path(a: Mats, b: Mats, Q: np.ndarray, rng: np.random.Generator) -> 
 
 
 def lemma17_pair(m: int = 4) -> tuple[Mats, Mats, np.ndarray]:
-    """The degenerate pair of Lemma 17 (reconstructed): d = k = 1, L = 2, y = x,
+    """The degenerate pair of Lemma 17: d = k = 1, L = 2, y = x, θ_1 = (A_1 = e_1, A_2 = e_1ᵀ) (so
+    A_2A_1 = 1) and θ_2 = −θ_1, at width m.
 
-    θ_1 = (A_1 = w, A_2 = aᵀ) with a = w = (1/√m)·1 (so aᵀw = 1), and θ_2 = −θ_1."""
-    v = np.full((m, 1), 1 / math.sqrt(m))
-    th1 = [v.copy(), v.T.copy()]
-    th2 = [-v, -v.T]
-    return th1, th2, np.ones((1, 1))
+    Any pair θ = (w, wᵀ) with ‖w‖ = 1 and its negative is equivalent: an orthogonal U with
+    Ue_1 = w maps (A_1, A_2) to (UA_1, A_2Uᵀ), which leaves every product A_2A_1, every risk and
+    every distance unchanged (e.g. w = 1/√m·(1, …, 1), which is ½(1, 1, 1, 1) at m = 4)."""
+    e1 = np.zeros((m, 1))
+    e1[0, 0] = 1.0
+    return [e1.copy(), e1.T.copy()], [-e1, -e1.T], np.ones((1, 1))

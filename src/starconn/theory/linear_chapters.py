@@ -1,28 +1,24 @@
 """The computations behind the four chapters of Part II (deep linear networks).
 
-Each function is one chapter's result: it takes the chapter's parameters and returns plain
-numbers and lists (figures are drawn by the notebooks). The mathematics is in
-:mod:`starconn.theory.linear`.
+Each chapter function takes the chapter's resolved configuration and returns ``{"metrics": …}``
+(every number the chapter records, asserts and scores) beside the lists its figures draw. The
+mathematics is in :mod:`starconn.theory.linear`.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from .. import constraints
+from ..stats import trend_metrics
 from . import linear as lin
 from .linear_search import search_center
 
-
-def _nonempty(**lists) -> None:
-    from ..params import ParamError
-
-    for name, value in lists.items():
-        if not value:
-            raise ParamError(f"parameter {name!r} must be a non-empty list; got {value!r}")
+ALPHA = 0.01  # significance level of the statistical claims of Part II
+EXACT = 1e-10  # a coefficient of P(t) − Q relative to the layers' scale^L below this is round-off
 
 
 def _sample_cov(d: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -38,37 +34,59 @@ def _coef_norms(a, b, Q) -> list[float]:
     return [float(np.linalg.norm(C)) for C in coefs]
 
 
+def _scale(thetas: list) -> float:
+    """The layers' scale^L, max(1, largest entry)^L: what a coefficient of P(t) − Q is relative to."""
+    return max(1.0, max(float(np.abs(A).max()) for th in thetas for A in th)) ** len(thetas[0])
+
+
+def _rel_residual(path: list, Q) -> float:
+    """Largest coefficient of P(t) − Q over the segments of a polygonal path, relative to the
+    layers' scale^L: round-off (~1e-15) on the manifold."""
+    return max(lin.poly_residual(p, q, Q) for p, q in zip(path, path[1:])) / _scale(path)
+
+
+def _rel_star_residual(minima: list, c, Q) -> float:
+    """Largest coefficient of P(t) − Q over the segments θ_i → c, relative to the layers' scale^L."""
+    return max(lin.poly_residual(th, c, Q) for th in minima) / _scale(minima + [c])
+
+
 # ----------------------------------------------------------------------------------------------
 # Chapter linear-2pl (Theorem 16, Fig 1 right)
 
 
-def two_pl(d: int, k: int, m: int, depths: list[int], n_train: int, n_t: int, seed: int) -> dict:
-    """For each depth L: two random minima, their constructed 2-PL center, the coefficients of
-    P(t) − Q on the direct segment and on both fold segments, and the training loss along both
-    paths; then the degenerate pair (θ, −θ) at L = 2: the 2-PL constructor's refusal and a 3-PL path."""
-    _nonempty(depths=depths)
-    depths = [int(L) for L in depths]
-    rng = np.random.default_rng(seed)
+def two_pl(cfg) -> dict:
+    """Theorem 16 (and Fig 1 right). For each depth L: ``pairs`` pairs of random minima, each with
+    its constructed 2-PL center and a 3-PL path (θ_a → c_1 → c_2 → θ_b); the coefficients of
+    P(t) − Q on every segment, the training loss along the direct segment and the fold-line; and
+    whether the width meets the paper's condition m > 2L − 1 (the construction needs only
+    m ≥ 3·min(d, k)). Then the degenerate pair (θ, −θ) at L = 2: the 2-PL constructor's refusal
+    and a 3-PL path."""
+    constraints.check(cfg)
+    d, k, m, n_t = cfg.d, cfg.k, cfg.m, cfg.n_t
+    rng = np.random.default_rng(cfg.seed)
     Q = rng.standard_normal((k, d)) / math.sqrt(d)
-    Sigma = _sample_cov(d, n_train, rng)
-    out = {"Q": Q.tolist(), "depths": {}}
-    for L in depths:
-        a, b = lin.random_minimum(Q, m, L, rng), lin.random_minimum(Q, m, L, rng)
-        c = lin.two_pl_center(a, b, Q, rng)
-        s_lin, r_lin = lin.path_risks([a, b], Q, Sigma, 2 * n_t - 1)
-        s_fold, r_fold = lin.path_risks([a, c, b], Q, Sigma, n_t)
-        out["depths"][L] = {
-            "direct_coefs": _coef_norms(a, b, Q),
-            "fold_coefs": [_coef_norms(a, c, Q), _coef_norms(c, b, Q)],
-            "fold_poly_residual": max(lin.poly_residual(a, c, Q), lin.poly_residual(c, b, Q)),
-            "direct_poly_residual": lin.poly_residual(a, b, Q),
-            "center_risk": float(lin.risk(c, Q, Sigma)),
-            "direct_s": [s for s in s_lin], "direct_risk": r_lin,
-            "fold_s": [s / 2 for s in s_fold], "fold_risk": r_fold,
-            "direct_max_risk": max(r_lin), "fold_max_risk": max(r_fold),
-            "ngd_bound": lin.ngd_bound(a, c, b),
-            "scale": max(float(np.abs(A).max()) for A in a + b + c),
-        }
+    Sigma = _sample_cov(d, cfg.n_train, rng)
+    depths = {}
+    for L in (int(L) for L in cfg.depths):
+        pairs, drawn = [], None
+        for i in range(cfg.pairs):
+            a, b = lin.random_minimum(Q, m, L, rng), lin.random_minimum(Q, m, L, rng)
+            c = lin.two_pl_center(a, b, Q, rng)
+            c1, c2 = lin.three_pl_path(a, b, Q, rng)
+            s_lin, r_lin = lin.path_risks([a, b], Q, Sigma, 2 * n_t - 1)
+            s_fold, r_fold = lin.path_risks([a, c, b], Q, Sigma, n_t)
+            pairs.append({"fold_poly_residual": max(lin.poly_residual(a, c, Q), lin.poly_residual(c, b, Q)),
+                          "fold_rel_residual": _rel_residual([a, c, b], Q),
+                          "three_pl_rel_residual": _rel_residual([a, c1, c2, b], Q),
+                          "direct_poly_residual": lin.poly_residual(a, b, Q),
+                          "fold_max_risk": max(r_fold), "direct_max_risk": max(r_lin),
+                          "ngd_bound": lin.ngd_bound(a, c, b)})
+            if i == 0:  # the pair the table and the figure show
+                drawn = {"direct_coefs": _coef_norms(a, b, Q),
+                         "fold_coefs": [_coef_norms(a, c, Q), _coef_norms(c, b, Q)],
+                         "direct_s": s_lin, "direct_risk": r_lin,
+                         "fold_s": [x / 2 for x in s_fold], "fold_risk": r_fold}
+        depths[L] = {"paper_condition": m > 2 * L - 1, **drawn, **{key: [p[key] for p in pairs] for key in pairs[0]}}
     # the degenerate pair θ, −θ (L = 2): no 2-PL center by this construction, but a 3-PL path
     a = lin.random_minimum(Q, m, 2, rng)
     b = [-A for A in a]
@@ -79,65 +97,122 @@ def two_pl(d: int, k: int, m: int, depths: list[int], n_train: int, n_t: int, se
         refusal = str(err)
     c1, c2 = lin.three_pl_path(a, b, Q, rng)
     s3, r3 = lin.path_risks([a, c1, c2, b], Q, Sigma, n_t)
-    out["degenerate"] = {
-        "refusal": refusal,
-        "three_pl_residuals": [lin.poly_residual(p, q, Q) for p, q in ((a, c1), (c1, c2), (c2, b))],
-        "three_pl_s": [s / 3 for s in s3], "three_pl_risk": r3,
-        "direct_max_risk": max(lin.path_risks([a, b], Q, Sigma, 2 * n_t - 1)[1]),
-        "scale": max(float(np.abs(A).max()) for A in a + c1 + c2),
+    degenerate = {"refusal": refusal, "three_pl_s": [x / 3 for x in s3], "three_pl_risk": r3,
+                  "direct_max_risk": max(lin.path_risks([a, b], Q, Sigma, 2 * n_t - 1)[1]),
+                  "three_pl_rel_residual": _rel_residual([a, c1, c2, b], Q)}
+    rows = list(depths.values())
+    metrics = {
+        "pairs_per_depth": cfg.pairs,
+        "depths_meeting_paper_condition": [L for L, r in depths.items() if r["paper_condition"]],
+        "depths_below_paper_condition": [L for L, r in depths.items() if not r["paper_condition"]],
+        "fold_poly_residual": max(max(r["fold_poly_residual"]) for r in rows),
+        "fold_rel_poly_residual": max(max(r["fold_rel_residual"]) for r in rows),
+        "fold_max_risk": max(max(r["fold_max_risk"]) for r in rows),
+        "direct_max_risk_smallest": min(min(r["direct_max_risk"]) for r in rows),
+        "direct_poly_residual_smallest": min(min(r["direct_poly_residual"]) for r in rows),
+        "three_pl_rel_residual_random": max(max(r["three_pl_rel_residual"]) for r in rows),
+        "ngd_bound": {L: float(np.mean(r["ngd_bound"])) for L, r in depths.items()},
+        "degenerate_refused": refusal is not None,
+        "three_pl_rel_residual_degenerate": degenerate["three_pl_rel_residual"],
     }
-    return out
+    return {"Q": Q.tolist(), "depths": depths, "degenerate": degenerate, "metrics": metrics}
 
 
 # ----------------------------------------------------------------------------------------------
 # Chapter linear-counterexample (Lemma 17)
 
 
-def counterexample(m: int, sigma2: float, restarts: int, n_random: int, n_t: int, seed: int) -> dict:
-    """Lemma 17's pair θ, −θ (d = k = 1, L = 2, y = x, E x² = sigma2):
+def lemma17_closed_form(s: float, sigma2: float) -> float:
+    """Σ_i ∫_0^1 R dt along θ_1 → θ* → θ_2 for Lemma 17's pair and a center θ* = (w*, a*) on the
+    manifold (a*ᵀw* = 1), as a function of s = a*ᵀw + aᵀw*: along θ_1 → θ*,
+    P(t) − 1 = t(1 − t)(s − 2), along θ_2 = −θ_1 → θ*, P(t) − 1 = t(1 − t)(−s − 2), and
+    ∫ t²(1 − t)² dt = 1/30, so the sum is E x²·((s − 2)² + (s + 2)²)/30 = E x²·(2s² + 8)/30:
+    at least 4/15·E x², with equality exactly at s = 0."""
+    return sigma2 * (2 * s * s + 8) / 30
+
+
+def lemma17_center(s: float, m: int) -> lin.Mats:
+    """A center on the manifold of Lemma 17's setting with a*ᵀw + aᵀw* = s for the pair
+    θ_1 = (e_1, e_1ᵀ): w* = (s/2)e_1 + e_2, a* = (s/2)e_1 + (1 − s²/4)e_2 (so a*ᵀw* = 1).
+    At s = 0 it is θ* = (e_2, e_2ᵀ), where the bound 4/15·E x² is attained."""
+    w = np.zeros((m, 1))
+    a = np.zeros((1, m))
+    w[0, 0], w[1, 0] = s / 2, 1.0
+    a[0, 0], a[0, 1] = s / 2, 1 - s * s / 4
+    return [w, a]
+
+
+def _s_of(center: lin.Mats, pair: lin.Mats) -> float:
+    (w_s, a_s), (w, a) = center, pair
+    return float((a_s @ w + a @ w_s)[0, 0])
+
+
+def counterexample(cfg) -> dict:
+    """Lemma 17's pair θ_1 = (e_1, e_1ᵀ), θ_2 = −θ_1 (d = k = 1, L = 2, y = x, E x² = sigma2):
 
     * the 2-PL constructor's refusal;
-    * the algebraic contradiction: for *every* θ* the t-coefficients of P(t) − Q on the two
-      segments sum to −4Q (a center needs both to vanish), checked on ``n_random`` random θ*;
-    * the smallest integrated loss Σ_i ∫ R dt over centers θ* on the minima manifold (``restarts``
-      L-BFGS runs) against the bound 4/15·E x², and over unrestricted θ* (closed form 1/6·E x²)."""
+    * the closed form of Σ_i ∫ R dt against the exact integral (from the coefficients of
+      P(t) − Q) on the family of centers :func:`lemma17_center` (s on a grid) and on ``n_random``
+      random centers on the manifold; its minimum 4/15·E x², attained at θ* = (e_2, e_2ᵀ);
+    * the smallest value over centers on the manifold found by L-BFGS (``restarts`` starts), and
+      over unrestricted θ* (closed form 1/6·E x²)."""
+    constraints.check(cfg)
+    m, sigma2 = cfg.m, cfg.sigma2
     a, b, Q = lin.lemma17_pair(m)
     Sigma = np.array([[sigma2]])
+    bound = 4 / 15 * sigma2
+    rng = np.random.default_rng(cfg.seed)
     try:
-        lin.two_pl_center(a, b, Q, np.random.default_rng(seed))
+        lin.two_pl_center(a, b, Q, rng)
         refusal = None
     except ValueError as err:
         refusal = str(err)
-    rng = np.random.default_rng(seed)
-    sums = []
-    for _ in range(n_random):
-        c = [rng.standard_normal(A.shape) for A in a]
-        sums.append(float(lin.segment_poly(a, c)[1][0, 0] + lin.segment_poly(b, c)[1][0, 0]))
-    best, c, values = search_center([a, b], Q, Sigma, restarts, seed=seed, on_manifold=True, progress=True)
-    free, _, _ = search_center([a, b], Q, Sigma, max(2, restarts // 10), seed=seed + 1, on_manifold=False)
-    s, r = lin.path_risks([a, c, b], Q, Sigma, n_t)
-    return {
-        "refusal": refusal,
-        "linear_coef_sums": sums,
-        "max_dev_linear_coef_sum": float(max(abs(x + 4 * Q[0, 0]) for x in sums)),
-        "best_integrated_risk": best,
-        "bound": 4 / 15 * sigma2,
-        "best_over_bound": best / (4 / 15 * sigma2),
-        "best_over_Ex2": best / sigma2,
-        "restart_values": values,
-        "best_free": free, "free_closed_form": sigma2 / 6,
-        "center_risk": float(lin.risk(c, Q, Sigma)),
-        "fold_s": [x / 2 for x in s], "fold_risk": r, "fold_max_risk": max(r),
-        "center": [A.tolist() for A in c],
+
+    def J(c):
+        return float(lin.integrated_risk(a, c, Q, Sigma) + lin.integrated_risk(b, c, Q, Sigma))
+
+    s_grid = np.linspace(-3, 3, 61)
+    family = [J(lemma17_center(float(x), m)) for x in s_grid]
+    randoms, dev = [], []
+    for _ in range(cfg.n_random):  # random (w*, a*) with a* rescaled onto a*ᵀw* = 1
+        w_s, a_s = rng.standard_normal((m, 1)), rng.standard_normal((1, m))
+        a_s = a_s / (a_s @ w_s)[0, 0]
+        c = [w_s, a_s]
+        randoms.append(J(c))
+        form = lemma17_closed_form(_s_of(c, a), sigma2)
+        dev.append(abs(randoms[-1] - form) / form)
+    dev += [abs(v - lemma17_closed_form(float(x), sigma2)) / lemma17_closed_form(float(x), sigma2)
+            for v, x in zip(family, s_grid)]
+    c0 = lemma17_center(0.0, m)  # where the bound is attained
+    attained = J(c0)
+    best, _, values = search_center([a, b], Q, Sigma, cfg.restarts, seed=cfg.seed, on_manifold=True, progress=True)
+    free, _, _ = search_center([a, b], Q, Sigma, max(2, cfg.restarts // 10), seed=cfg.seed + 1, on_manifold=False)
+    s, r = lin.path_risks([a, c0, b], Q, Sigma, cfg.n_t)
+    smallest = min(min(family), min(randoms), best)
+    metrics = {
+        "refused": refusal is not None,
+        "closed_form_max_rel_dev": float(max(dev)),
+        "bound": bound,
+        "best_integrated_risk": smallest,
+        "best_integrated_risk_over_Ex2": smallest / sigma2,
+        "best_over_bound": smallest / bound,
+        "attained_over_bound": attained / bound,
+        "family_argmin_s": float(s_grid[int(np.argmin(family))]),
+        "random_min_over_bound": min(randoms) / bound,
+        "search_best_over_bound": best / bound,
+        "best_unrestricted_over_Ex2": free / sigma2,
+        "center_risk": float(lin.risk(c0, Q, Sigma)),
+        "fold_max_risk": max(r),
     }
+    return {"refusal": refusal, "s_grid": s_grid.tolist(), "family": family, "random": randoms,
+            "restart_values": values, "fold_s": [x / 2 for x in s], "fold_risk": r, "metrics": metrics}
 
 
 # ----------------------------------------------------------------------------------------------
 # Chapter linear-star (Theorem 18)
 
 
-def star(d: int, depths: list[int], rs: list[int], extra_width: int, trials: int, restarts: int,
-         search_trials: int, seed: int) -> dict:
+def star(cfg) -> dict:
     """Theorem 18's construction with a scalar output (k = 1, y = Qx, Q ∈ R^{1×d}).
 
     * ``exact``: for every (L, r) and m ∈ {paper width 2 + r(L − 1), that + extra_width}: the
@@ -148,9 +223,14 @@ def star(d: int, depths: list[int], rs: list[int], extra_width: int, trials: int
       numerical search (``restarts`` L-BFGS runs on Σ_i ∫ R dt, ``search_trials`` sets) finds a
       center (min J / J(θ* = 0) < 1e-14, i.e. P(t) − Q of relative size ~1e-7). The search is
       only run at L = 2: for L >= 3 L-BFGS converges too slowly near degenerate centers to tell
-      "no center" from "slow" (it stalls at ~1e-7 where the construction proves a center exists)."""
-    _nonempty(depths=depths, rs=rs)
-    depths, rs = [int(L) for L in depths], [int(r) for r in rs]
+      "no center" from "slow" (it stalls at ~1e-7 where the construction proves a center exists).
+
+    Metrics about the search are left out when it did not run (no L = 2 in ``depths``, or
+    ``search_trials`` = 0), and those about m = 1 when no r ≥ 2 was searched there."""
+    constraints.check(cfg)
+    d, extra_width, trials, restarts, search_trials, seed = (cfg.d, cfg.extra_width, cfg.trials, cfg.restarts,
+                                                             cfg.search_trials, cfg.seed)
+    depths, rs = [int(L) for L in cfg.depths], [int(r) for r in cfg.rs]
     rng = np.random.default_rng(seed)
     Q = rng.standard_normal((1, d)) / math.sqrt(d)
     exact, below = [], []
@@ -161,10 +241,7 @@ def star(d: int, depths: list[int], rs: list[int], extra_width: int, trials: int
             worst = 0.0
             for _ in range(trials):
                 minima = [lin.random_minimum(Q, m, L, rng) for _ in range(r)]
-                c = lin.star_center(minima, Q, rng)
-                scale = max(float(np.abs(A).max()) for th in minima + [c] for A in th)
-                res = max(lin.poly_residual(th, c, Q) for th in minima)
-                worst = max(worst, res / max(1.0, scale) ** L)
+                worst = max(worst, _rel_star_residual(minima, lin.star_center(minima, Q, rng), Q))
             exact.append({"L": L, "r": r, "m": m, "rel_poly_residual": worst})
         for m in range(1, m_paper + 1):
             ok, resid, worst_ok = 0, [], 0.0
@@ -175,8 +252,7 @@ def star(d: int, depths: list[int], rs: list[int], extra_width: int, trials: int
                 resid.append(max(res))
                 if max(res) < 1e-9:  # the constructor's own acceptance test: every system consistent
                     ok += 1
-                    scale = max(1.0, max(float(np.abs(A).max()) for th in minima + [c] for A in th))
-                    worst_ok = max(worst_ok, max(lin.poly_residual(th, c, Q) for th in minima) / scale ** L)
+                    worst_ok = max(worst_ok, _rel_star_residual(minima, c, Q))
             row = {"L": L, "r": r, "m": m, "construction_success": ok / trials,
                    "median_residual": float(np.median(resid)),
                    "rel_poly_residual_of_successes": worst_ok,
@@ -194,32 +270,34 @@ def star(d: int, depths: list[int], rs: list[int], extra_width: int, trials: int
                     found += best / J0 < 1e-14  # J is quadratic in P(t) − Q: a 1e-7 relative residual
                 row.update(search_found=found / search_trials, search_median_rel_J=float(np.median(bests)))
             below.append(row)
-    return {"Q": Q.tolist(), "exact": exact, "below": below}
+    return {"Q": Q.tolist(), "exact": exact, "below": below, "metrics": star_metrics(exact, below)}
+
+
+def star_metrics(exact: list[dict], below: list[dict]) -> dict:
+    """The recorded numbers of :func:`star`; a metric that does not apply is left out."""
+    above = [b for b in below if b["construction_condition"]]
+    under = [b for b in below if not b["construction_condition"]]
+    out = {"cases": len(exact),
+           "max_rel_poly_residual": max(e["rel_poly_residual"] for e in exact),
+           "rel_poly_residual_of_successes": max(b["rel_poly_residual_of_successes"] for b in below),
+           "construction_success_at_or_above_r_plus_1": min(b["construction_success"] for b in above),
+           "construction_success_below_r_plus_1": max(b["construction_success"] for b in under),
+           "min_residual_below_r_plus_1": min(b["median_residual"] for b in under)}
+    searched = [b for b in below if "search_found" in b]
+    at_r = [b["search_found"] for b in searched if b["m"] == b["r"]]
+    at_1 = [b["search_found"] for b in searched if b["m"] == 1 and b["r"] >= 2]
+    if at_r:
+        out["search_found_at_m_equal_r"] = float(np.mean(at_r))
+    if at_1:
+        out["search_found_at_m_1"] = float(np.mean(at_1))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
 # Chapter linear-ngd (Fig 4)
 
 
-@dataclass
-class NGDConfig:
-    widths: list[int]
-    runs: int
-    n_train: int
-    n_test: int
-    epochs: int
-    lr: float
-    batch_size: int
-    center_epochs: int
-    center_lr: float
-    lam: float
-    B_t: int
-    n_t: int
-    seed: int
-    extra: dict = field(default_factory=dict)
-
-
-def ngd_minima(cfg: NGDConfig, m: int) -> tuple:
+def ngd_minima(cfg, m: int) -> tuple:
     """Fig 4's setting at width m (L = 2, d = m, k = 1): the data (a teacher Q ~ N(0, I/d), Gaussian
     inputs, y = Qx), Q, ``make(seed)`` (a fresh network) and the 2·runs minima trained by Adam (MSE)."""
     import torch.nn.functional as F
@@ -243,7 +321,7 @@ def ngd_minima(cfg: NGDConfig, m: int) -> tuple:
     return data, Q, make, minima
 
 
-def ngd_center(cfg: NGDConfig, data, make, a: dict, b: dict, j: int) -> dict:
+def ngd_center(cfg, data, make, a: dict, b: dict, j: int) -> dict:
     """The center of run j's pair (a, b) by the paper's search (+ λ‖θ − θi‖², B_r = 2, from their mean)."""
     import torch.nn.functional as F
 
@@ -255,15 +333,17 @@ def ngd_center(cfg: NGDConfig, data, make, a: dict, b: dict, j: int) -> dict:
                        progress=False, loss_fn=F.mse_loss)[0]
 
 
-def ngd_vs_width(cfg: NGDConfig, progress: bool = True) -> dict:
-    """Fig 4: L = 2, d = m, k = 1. For each width m: one teacher Q ~ N(0, I/d) and Gaussian data;
-    2·runs minima trained by Adam from PyTorch's default initialisation (``train_minima``, MSE); for
-    each run a center of its pair found by ``find_center`` (the paper's objective + lam·‖θ − θ_i‖²);
-    the NGD bound (Eq. 8) of the center, and the population risk along both paths (Σ = I)."""
+def ngd_vs_width(cfg, progress: bool = True) -> dict:
+    """Fig 4: L = 2, d = m, k = 1. For each width m (``widths`` sorted, repeats dropped): one
+    teacher Q ~ N(0, I/d) and Gaussian data; 2·runs minima trained by Adam from PyTorch's default
+    initialisation (:func:`ngd_minima`); for each run a center of its pair (:func:`ngd_center`, the
+    paper's objective + lam·‖θ − θ_i‖²); the NGD bound (Eq. 8) of the center, and the population
+    risk along both paths (Σ = I). The trend of the NGD with the width is tested over every run
+    (:func:`starconn.stats.trend_metrics`)."""
     from ..paths import ngd_bound
 
-    _nonempty(widths=cfg.widths)
-    widths = [int(m) for m in cfg.widths]
+    constraints.check(cfg)
+    widths = sorted({int(m) for m in cfg.widths})
     rows = []
     for m in tqdm(widths, desc="widths", disable=not progress, mininterval=1):
         d = m
@@ -279,9 +359,26 @@ def ngd_vs_width(cfg: NGDConfig, progress: bool = True) -> dict:
             lin_max.append(max(lin.path_risks([A, B], Qn, np.eye(d), 2 * cfg.n_t - 1)[1]))
             center_risk.append(float(lin.risk(C, Qn, np.eye(d))))
             minima_risk.append(max(float(lin.risk(M, Qn, np.eye(d))) for M in (A, B)))
-        rows.append({"m": m, "params": m * d + m, "ngd": ngds, "ngd_mean": float(np.mean(ngds)),
-                     "ngd_sd": float(np.std(ngds, ddof=1)) if len(ngds) > 1 else 0.0,
+        rows.append({"m": m, "params": m * d + m, "Ey2": float((Qn ** 2).sum()), "ngd": ngds,
+                     "ngd_mean": float(np.mean(ngds)), "ngd_sd": float(np.std(ngds, ddof=1)) if len(ngds) > 1 else 0.0,
                      "fold_max_risk": fold_max, "linear_max_risk": lin_max, "center_risk": center_risk,
-                     "minima_risk": minima_risk,
-                     "minima_train_loss": max(i["epoch_loss"] for _, i in minima)})
-    return {"rows": rows}
+                     "minima_risk": minima_risk, "minima_train_loss": max(i["epoch_loss"] for _, i in minima)})
+    return {"rows": rows, "metrics": ngd_metrics(rows)}
+
+
+def ngd_metrics(rows: list[dict]) -> dict:
+    """The recorded numbers of :func:`ngd_vs_width`: NGD per width (mean, sd), its trend over
+    every run, the barriers along fold-lines and direct segments, and how close the feet are to
+    minima (population risk relative to E y² = ‖Q‖²)."""
+    first, last = rows[0], rows[-1]
+    return {
+        "ngd_mean": {r["m"]: r["ngd_mean"] for r in rows},
+        "ngd_sd": {r["m"]: r["ngd_sd"] for r in rows},
+        "ngd_narrowest": first["ngd_mean"], "ngd_widest": last["ngd_mean"],
+        **trend_metrics([r["m"] for r in rows for _ in r["ngd"]], [v for r in rows for v in r["ngd"]], "ngd", ALPHA),
+        "fold_max_risk_mean": {r["m"]: float(np.mean(r["fold_max_risk"])) for r in rows},
+        "linear_max_risk_mean": {r["m"]: float(np.mean(r["linear_max_risk"])) for r in rows},
+        "fold_below_linear_all_widths": all(np.mean(r["fold_max_risk"]) < np.mean(r["linear_max_risk"]) for r in rows),
+        "minima_max_risk": max(max(r["minima_risk"]) for r in rows),
+        "minima_max_rel_risk": max(max(r["minima_risk"]) / r["Ey2"] for r in rows),
+    }

@@ -114,26 +114,81 @@ def covers(labels: np.ndarray, M: int) -> np.ndarray:
     return np.all(np.stack([(labels == j).any(-1) for j in range(M)], -1), -1)
 
 
+def paper_p_zero(M: int) -> float:
+    """P(a row is zero) under the paper's Unif(𝓜): each row is of one of the M + 1 types
+    S_0 (zero), S_1 … S_M (a positive multiple of e_j), all equally likely — 1/(M + 1)."""
+    return 1 / (M + 1)
+
+
+def _cover_table(m: int, M: int, q: float) -> np.ndarray:
+    """F[u, r] = P(r independent rows, each labelled j with probability q for every j, use u given
+    columns), by the recursion F[u, r] = (1 − u q) F[u, r − 1] + u q F[u − 1, r − 1] (positive terms,
+    so accurate even where F is tiny)."""
+    F = np.zeros((M + 1, m + 1))
+    F[0, :] = 1.0
+    for r in range(1, m + 1):
+        u = np.arange(1, M + 1)
+        F[1:, r] = (1 - u * q) * F[1:, r - 1] + u * q * F[:-1, r - 1]
+    return F
+
+
 def random_labels(m: int, M: int, rng: np.random.Generator, size: tuple = (), p_zero: float = 0.0) -> np.ndarray:
-    """Labels of random minima (the sampling convention of the probability chapters).
+    """Labels of random minima: i.i.d. rows conditioned on every column being used.
 
     Each row is independently a zero row with probability ``p_zero`` and otherwise labelled with a
-    uniform column j < M; the draw is conditioned (by rejection) on every column being used, which
-    is exactly the condition for the labels to carry a global minimum.
+    uniform column j < M, conditioned on every column having a row (exactly the condition for the
+    labels to carry a global minimum). ``p_zero = paper_p_zero(M)`` is the paper's Unif(𝓜) (all
+    M + 1 row types equally likely); ``p_zero = 0`` is the variant with no zero rows. When a valid
+    draw is likely (P ≥ 0.05, from :func:`_cover_table`) unconditioned draws are rejected until
+    valid; otherwise the conditional law is sampled exactly, row by row: row i's label is drawn
+    with probability ∝ P(label) · P(the remaining rows use the columns still unused), so it stays
+    fast however rare a valid draw is (large M, m close to M, large p_zero).
     """
     if m < M:
         raise ValueError(f"m must be >= M={M} for a global minimum to exist; got m={m}")
     if not 0 <= p_zero < 1:
         raise ValueError(f"p_zero must be in [0, 1); got {p_zero}")
-    out = np.empty((*size, m), dtype=np.int64)
-    todo = np.ones(size, dtype=bool)
-    while todo.any():
-        n = int(todo.sum())
-        lab = rng.integers(0, M, size=(n, m))
+    q = (1 - p_zero) / M
+    F = _cover_table(m, M, q)
+    n = int(np.prod(size, dtype=np.int64))
+    sampler = _by_rejection if F[M, m] >= 0.05 else _row_by_row
+    return sampler(n, m, M, p_zero, F, rng).reshape(*size, m)
+
+
+def _by_rejection(n: int, m: int, M: int, p_zero: float, F: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """n draws of :func:`random_labels`: i.i.d. rows, the draws that leave a column unused rejected."""
+    out = np.empty((n, m), dtype=np.int64)
+    todo = np.arange(n)
+    while len(todo):
+        k = int(len(todo) / F[M, m] * 1.1) + 8  # enough draws for all that remain, most of the time
+        lab = rng.integers(0, M, size=(k, m))
         if p_zero:
-            lab[rng.random((n, m)) < p_zero] = ZERO
-        out[todo] = lab
-        todo = ~covers(out, M)
+            lab[rng.random((k, m)) < p_zero] = ZERO
+        lab = lab[covers(lab, M)][: len(todo)]
+        out[todo[: len(lab)]] = lab
+        todo = todo[len(lab):]
+    return out
+
+
+def _row_by_row(n: int, m: int, M: int, p_zero: float, F: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """n draws of :func:`random_labels` from the conditional law, one row at a time (no rejection)."""
+    q = (1 - p_zero) / M
+    used = np.zeros((n, M), dtype=bool)
+    out = np.empty((n, m), dtype=np.int64)
+    idx = np.arange(n)
+    for i in range(m):
+        left = m - i - 1
+        u = M - used.sum(1)  # columns not used yet
+        w_zero = p_zero * F[u, left]
+        w_old = q * (M - u) * F[u, left]  # a column already used
+        w_new = q * u * F[np.maximum(u - 1, 0), left] * (u > 0)  # a column not used yet
+        x = rng.random(n) * (w_zero + w_old + w_new)
+        new = x >= w_zero + w_old
+        old = ~new & (x >= w_zero)
+        keys = rng.random((n, M))  # a uniform column among the allowed ones: the largest random key
+        col = np.where(new[:, None], np.where(used, -1.0, keys), np.where(used, keys, -1.0)).argmax(1)
+        used[idx, col] |= new | old
+        out[:, i] = np.where(new | old, col, ZERO)
     return out
 
 
@@ -209,7 +264,8 @@ def center(feet: Sequence[torch.Tensor], M: int) -> torch.Tensor | None:
 
 
 def p_center_exact(m: int, M: int, k: int) -> float:
-    """P(k random minima have a common center) under :func:`random_labels` with ``p_zero=0``.
+    """P(k random minima have a common center) when the minima have no zero rows
+    (:func:`random_labels` with ``p_zero=0``, the variant; the paper's draw has zero rows).
 
     With no zero rows, a center exists iff every column j has a row labelled j in all k minima
     (event D); D implies that each minimum uses every column (event A_l), so
@@ -222,14 +278,24 @@ def p_center_exact(m: int, M: int, k: int) -> float:
 
 
 def p_center_bound(m: int, M: int, k: int) -> float:
-    """The paper's lower bound p = 1 − M((M^k − 1)/M^k)^{m − kM} (Theorems 8 (k = 2) and 10)."""
-    return 1 - M * ((M**k - 1) / M**k) ** (m - k * M)
+    """The paper's lower bound p = 1 − M((M^k − 1)/M^k)^{m − kM} (Theorems 8 (k = 2) and 10),
+    clipped at 0 where it is vacuous (for m < kM the formula is negative, and for M = 1 it has
+    0 to a negative power)."""
+    base = (M**k - 1) / M**k
+    if base == 0:
+        return 1.0 if m > k * M else 0.0
+    return max(0.0, 1 - M * base ** (m - k * M))
 
 
 def estimate_p_center(m: int, M: int, k: int, n: int, rng: np.random.Generator, p_zero: float = 0.0) -> float:
-    """Monte-Carlo estimate: the fraction of n draws of k random minima with a common center."""
-    labs = random_labels(m, M, rng, size=(n, k), p_zero=p_zero)
-    return float(center_exists(labs, M).mean())
+    """Monte-Carlo estimate: the fraction of n draws of k random minima (:func:`random_labels`)
+    that have a common center (exact decision, :func:`center_exists`)."""
+    chunk = max(1, 2_000_000 // (k * m))  # draws at a time: memory stays ~100 MB at any width
+    hits = 0
+    for start in range(0, n, chunk):
+        labs = random_labels(m, M, rng, size=(min(chunk, n - start), k), p_zero=p_zero)
+        hits += int(center_exists(labs, M).sum())
+    return hits / n
 
 
 # ---------------------------------------------------------------------------------------------

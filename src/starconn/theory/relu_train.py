@@ -6,8 +6,11 @@
   seeds at once (the members are independent: one batched matrix product per step).
 * :func:`project` — a trained W mapped onto the manifold of global minima (Theorem 6).
 * :func:`best_center` — for two minima on the manifold, the 2-PL center minimising the Eq. 8 bound
-  (‖W1−C‖+‖C−W2‖)/‖W1−W2‖ over all valid centers (a convex problem over a product of simplices);
-  its closed-form start is the projection of the midpoint, one simplex projection per column.
+  (‖W1−C‖+‖C−W2‖)/‖W1−W2‖ over the centers that use the *dedicated* rows (nonzero in one minimum,
+  compatible with the column in both; a convex problem over a product of simplices). Rows zero in
+  both minima are used only by a column that has no dedicated row, so this is an upper bound on the
+  smallest bound over all exact 2-PL centers, not that minimum; its closed-form start is the
+  projection of the midpoint, one simplex projection per column.
 """
 from __future__ import annotations
 
@@ -115,12 +118,15 @@ def _simplex_projection(v: np.ndarray) -> np.ndarray:
 
 def best_center(W1: torch.Tensor, W2: torch.Tensor, l1: np.ndarray, l2: np.ndarray, M: int,
                 iters: int = 2000) -> dict:
-    """The valid 2-PL center C minimising ‖W1−C‖ + ‖C−W2‖ for two minima on the manifold.
+    """The 2-PL center C minimising ‖W1−C‖ + ‖C−W2‖ among the centers on dedicated rows.
 
-    A valid center puts column j's unit mass on rows compatible with both (label 0 or j in each;
-    a row zero in both is used only by a column that has no other compatible row, one column per
-    such row), so the feasible set is a
-    product of simplices, one per column, and the objective is convex. Start: the midpoint
+    A valid center puts column j's unit mass on rows compatible with both (label 0 or j in each).
+    Here column j uses its *dedicated* rows (compatible and nonzero in at least one minimum); a
+    row zero in both is used only by a column that has no dedicated row, one column per such row.
+    Centers that also spread mass onto rows zero in both are valid too and are not searched, so
+    the result is an upper bound on the smallest Eq. 8 bound over all exact 2-PL centers. On this
+    set the feasible centers are a product of simplices, one per column, and the objective is
+    convex. Start: the midpoint
     (W1+W2)/2 projected onto that set (minimises ‖W1−C‖² + ‖C−W2‖², one simplex projection per
     column, closed form); then projected subgradient steps on the sum of norms. Returns both
     bounds (Eq. 8) and the center; ``None`` bounds if no valid center exists.
