@@ -38,7 +38,8 @@ from tqdm import tqdm
 from . import geodesic as G
 from . import config, practical, width_sweep
 from .data import Dataset
-from .params import Config, ParamError
+from .constraints import pieces
+from .params import Config
 from .paths import Params, distance
 from .profiles import chapter
 from .store import Store, key
@@ -47,6 +48,7 @@ from .theory import relu_chapters as rc
 from .theory import relu_train as T
 
 SETTINGS = ("relu", "linear", "fnn-mnist")
+SHORTER = 1e-4  # "shorter": by more than this fraction of ‖θ1 − θ2‖ (rounding, not a result)
 PREFIX = {"relu": "relu", "linear": "linear", "fnn-mnist": "fnn"}  # of the chapter's parameters
 SOURCES = {"relu": "relu-ngd-sgd", "linear": "linear-ngd", "fnn-mnist": "ngd-width-practical"}
 TITLES = {"relu": "two-layer ReLU student (SGD), width m", "linear": "two-layer linear net, d = m, width m",
@@ -85,7 +87,7 @@ def source_config(setting: str, cfg: Config) -> Config:
 def relu_cases(src: Config) -> Iterator[Case]:
     data = T.sphere_dataset(src.n_train, src.n_test, src.d, src.M, seed=src.seed)
     L0 = float((data.train_y ** 2).mean())
-    for m in src.widths:
+    for m in sorted({int(m) for m in src.widths}):
         W, _ = rc.sgd_solutions(src, m, data)
         model = T.Student(m, src.d)
         loss_of = G.regression_loss(model, data.train_x, data.train_y)
@@ -96,17 +98,15 @@ def relu_cases(src: Config) -> Iterator[Case]:
 
 
 def linear_cases(src: Config) -> Iterator[Case]:
-    ncfg = lc.NGDConfig(**{k: src[k] for k in ("widths", "runs", "n_train", "n_test", "epochs", "lr", "batch_size",
-                                                "center_epochs", "center_lr", "lam", "B_t", "n_t", "seed")})
-    for m in ncfg.widths:
-        data, _, make, minima = lc.ngd_minima(ncfg, int(m))
+    for m in sorted({int(m) for m in src.widths}):
+        data, _, make, minima = lc.ngd_minima(src, m)
         model = make(0)
         loss_of = G.regression_loss(model, data.train_x, data.train_y)
         L0 = float((data.train_y ** 2).mean())
-        for j in range(ncfg.runs):
+        for j in range(src.runs):
             (a, _), (b, _) = minima[2 * j], minima[2 * j + 1]
-            yield Case("linear", m, j, a, b, lc.ngd_center(ncfg, data, make, a, b, j), model, data, F.mse_loss,
-                       loss_of, L0, ncfg.batch_size,
+            yield Case("linear", m, j, a, b, lc.ngd_center(src, data, make, a, b, j), model, data, F.mse_loss,
+                       loss_of, L0, src.batch_size,
                        {"setting": "linear", "model": f"DeepLinear(d={m}, m={m}, L=2, k=1)", "loss": "mse"})
 
 
@@ -164,26 +164,41 @@ class PairResult:
     def ngd(self, K: int) -> float:
         return self.estimates[K]["ngd"]
 
+    def refined(self, tol: float = SHORTER) -> bool | None:
+        """Whether more pieces shortened the path: the largest K's path is shorter, by more than
+        ``tol``·‖θ1 − θ2‖, than the path of the smallest K that met the level (None when no
+        smaller K met it; False when the largest K did not)."""
+        Ks = sorted(self.estimates)
+        first = next((K for K in Ks[:-1] if self.estimates[K]["feasible"]), None)
+        if first is None:
+            return None
+        return bool(self.estimates[Ks[-1]]["feasible"] and self.ngd(Ks[-1]) < self.ngd(first) - tol)
+
 
 def measure(case: Case, cfg: Config, store: Store, progress: bool = False) -> PairResult:
     """The fold-line, the straight line and every K-piece estimate of one pair (dense training-loss
-    profiles at ``n_points`` points per path; the chains trained ``chain_steps`` steps a round)."""
-    n_points = cfg.fnn_n_points if case.setting == "fnn-mnist" else cfg.n_points
-    steps = cfg.fnn_chain_steps if case.setting == "fnn-mnist" else cfg.chain_steps
+    profiles at ``n_points`` points per path; the chains trained ``chain_steps`` steps a round).
+    Coarse to fine: the smallest K starts from the fold-line through the paper's center (K = 2: at
+    θ* itself), each larger K from the previous K's path (:attr:`geodesic.Estimate.handoff`) cut
+    into K pieces, so a larger K refines the path a smaller K found."""
+    fnn = case.setting == "fnn-mnist"
+    n_points, steps = (cfg.fnn_n_points, cfg.fnn_chain_steps) if fnn else (cfg.n_points, cfg.chain_steps)
     a, b, c = case.a, case.b, case.center
     fold = G.profile(case.loss_of, [a, c, b], n_points)
     line = G.profile(case.loss_of, [a, b], n_points)
-    eps = cfg.eps * case.L0
+    eps = (cfg.fnn_eps if fnn else cfg.eps) * case.L0
     chain = G.ChainConfig(epochs=math.ceil(steps / math.ceil(case.data.n_train / case.batch_size)), lr=cfg.chain_lr,
-                          mu=cfg.mu, mu_growth=cfg.mu_growth, rounds=cfg.rounds, margin=cfg.margin, B_t=cfg.B_t,
-                          batch_size=case.batch_size)
+                          mu=cfg.mu, mu_growth=cfg.mu_growth, rounds=cfg.rounds, margin=cfg.margin,
+                          min_gain=cfg.min_gain, B_t=cfg.B_t, batch_size=case.batch_size)
     out = PairResult(case.setting, case.width, case.pair, sum(v.numel() for v in a.values()), distance(a, b), case.L0,
                      max(fold.loss[0], fold.loss[-1]), max(fold.loss[0], fold.loss[-1]) + eps,
                      G.length([a, c, b]) / distance(a, b), fold.barrier, line.barrier)
-    for K in check_Ks(cfg.Ks):
-        est = G.estimate(case.model, a, b, [a, c, b], int(K), case.data, eps, chain, case.loss_of, n_points,
-                         case.loss_fn, store, case.store_key, progress)
-        out.estimates[int(K)] = est.summary()
+    start = [a, c, b]
+    for K in pieces(cfg.Ks):
+        est = G.estimate(case.model, a, b, start, K, case.data, eps, chain, case.loss_of, n_points, case.loss_fn,
+                         store, case.store_key, progress)
+        out.estimates[K] = est.summary()
+        start = est.handoff
     return out
 
 
@@ -231,25 +246,19 @@ class GeodesicSweep:
 
     def verdict(self, setting: str) -> dict:
         """The questions, answered from the run: does the largest-K estimate fall from the smallest to
-        the largest width; does it lie below the smallest-K estimate and below the fold-line bound
-        at every pair where both exist; is the fold-line at the level at any pair."""
-        m, kmin, kmax = self.summary(setting), min(self.Ks), max(self.Ks)
-        top = m[f"ngd_K{kmax}"]
-        pairs = self.of(setting)
-        both = [p for p in pairs if p.estimates[kmin]["feasible"] and p.estimates[kmax]["feasible"]]
-        def shorter_with_K(p: PairResult) -> bool:
-            found = [p.ngd(K) for K in self.Ks if p.estimates[K]["feasible"]]
-            return all(b <= a for a, b in zip(found, found[1:]))
-
+        the largest width; did more pieces shorten the path (:meth:`PairResult.refined`); does the
+        largest-K estimate lie below the fold-line bound; is the fold-line at the level."""
+        m, kmax = self.summary(setting), max(self.Ks)
+        top, pairs = m[f"ngd_K{kmax}"], self.of(setting)
+        refined = [p.refined() for p in pairs if p.refined() is not None]
         return {
             f"K{kmax}_falls_with_width": bool(top[-1] < top[0]),  # False when either end is nan
             f"K{kmax}_all_feasible": all(p.estimates[kmax]["feasible"] for p in pairs),
-            f"K{kmax}_below_K{kmin}": f"{sum(p.ngd(kmax) <= p.ngd(kmin) for p in both)}/{len(both)}",
+            "refined": f"{sum(refined)}/{len(refined)}",
             f"K{kmax}_below_fold": f"{sum(p.estimates[kmax]['feasible'] and p.ngd(kmax) < p.fold_ngd for p in pairs)}"
                                    f"/{len(pairs)}",
             "fold_falls_with_width": bool(m["fold_ngd"][-1] < m["fold_ngd"][0]),
             "fold_at_level": f"{sum(p.fold_feasible for p in pairs)}/{len(pairs)}",
-            "shorter_with_K": f"{sum(shorter_with_K(p) for p in pairs)}/{len(pairs)}",
         }
 
     def metrics(self) -> dict:
@@ -281,7 +290,7 @@ class GeodesicSweep:
             rows.append("| " + " | ".join(row) + " |")
         return "\n".join(rows)
 
-    def figure(self, eps: float, title: str = ""):
+    def figure(self, title: str = ""):
         """Top: NGD against width per setting (fold-line bound, each K-piece estimate, the lower
         bound 1). Bottom: the barrier of each path relative to L0, with the level."""
         settings = self.settings()
@@ -297,7 +306,9 @@ class GeodesicSweep:
                 bot.plot(ws, m[f"barrier_rel_K{K}"], "o-", color=f"C{i}", label=f"{K}-piece path")
             top.axhline(1.0, color="gray", ls=":", lw=1, label="1 (lower bound)")
             bot.plot(ws, m["linear_barrier_rel"], "x:", color="gray", label="straight line")
-            bot.plot(ws, m["level_rel"], "-", color="r", lw=2, alpha=0.5, label=f"level ℓ (ε = {eps:g}·L₀ above the minima)")
+            p = self.of(s)[0]
+            bot.plot(ws, m["level_rel"], "-", color="r", lw=2, alpha=0.5,
+                     label=f"level ℓ (ε = {(p.level - p.endpoint_loss) / p.L0:.3g}·L₀ above the minima)")
             xlabel = TITLES[s]
             top.set(xscale="log", xlabel=xlabel, ylabel="NGD estimate (path length / ‖θ1 − θ2‖)", title=s)
             bot.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="max training loss on the path / L₀")
@@ -317,7 +328,7 @@ def _e(v: float) -> str:
 
 def sweep(cfg: Config, progress: bool = True) -> GeodesicSweep:
     """Every setting's pairs at every width (:func:`cases`), each measured by :func:`measure`."""
-    check_Ks(cfg.Ks)
+    Ks = pieces(cfg.Ks)
     store = Store()
     pairs = []
     for setting in SETTINGS:
@@ -326,14 +337,7 @@ def sweep(cfg: Config, progress: bool = True) -> GeodesicSweep:
                    mininterval=1)
         for case in bar:
             pairs.append(measure(case, cfg, store))
-    return GeodesicSweep(pairs, check_Ks(cfg.Ks))
-
-
-def check_Ks(Ks: list) -> list[int]:
-    """The numbers of pieces: even integers (the start is the fold-line, cut into K pieces), at least two."""
-    if len(Ks) < 2 or any(int(K) != K or K < 2 or int(K) % 2 for K in Ks):
-        raise ParamError(f"parameter 'Ks' must hold at least two even integers >= 2; got {Ks!r}")
-    return sorted({int(K) for K in Ks})
+    return GeodesicSweep(pairs, Ks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,9 +364,11 @@ def describe(cfg: Config) -> str:
         lines.append(f"* `{s}` ({TITLES[s]}): widths {', '.join(f'{w:g}' for w in ws)}, {cfg[f'{PREFIX[s]}_pairs']} pair(s) "
                      f"each; minima and centers of `{SOURCES[s]}` at its `{cfg.profile}` protocol ({proto}); chains "
                      f"of {steps} Adam steps per round, loss checked at {points} points per path.")
-    lines.append(f"\nLevel ℓ = max(L(θ1), L(θ2)) + ε·L₀ with ε = {cfg.eps:g}; K ∈ {{{', '.join(map(str, check_Ks(cfg.Ks)))}}}; "
-                 f"chain lr {cfg.chain_lr:g} (× rms of θ1 − θ2), μ = {cfg.mu:g} (× {cfg.mu_growth:g} per further round, "
-                 f"at most {cfg.rounds} rounds), trained to ℓ − {cfg.margin:g}·ε.")
+    lines.append(f"\nLevel ℓ = max(L(θ1), L(θ2)) + ε·L₀ with ε = {cfg.eps:g} (ReLU, linear) and {cfg.fnn_eps:g} (FNN); "
+                 f"K ∈ {{{', '.join(map(str, pieces(cfg.Ks)))}}}, coarse to fine (the smallest K from the fold-line, "
+                 f"each larger K from the path before); chain lr {cfg.chain_lr:g} (× rms of θ1 − θ2), μ = {cfg.mu:g} "
+                 f"(× {cfg.mu_growth:g} after a round that ends above ℓ), at most {cfg.rounds} rounds per K, trained to "
+                 f"ℓ − {cfg.margin:g}·ε.")
     if cfg.profile != "paper":
         lines.append(f"**Reduced run** (`{cfg.profile}` profile): fewer widths and pairs, shorter chains and sparser "
                      "loss checks than the `paper` profile, and the source chapters' reduced minima and centers.")
@@ -371,8 +377,8 @@ def describe(cfg: Config) -> str:
 
 def claim_note(sw: GeodesicSweep, profile: str) -> str:
     """Per setting, in the direction the run went: the largest-K estimate against width, against the
-    other K and against the fold-line bound, and whether the fold-line is at the level."""
-    kmin, kmax = min(sw.Ks), max(sw.Ks)
+    fold-line bound and against 1, what more pieces bought, and whether the fold-line is at the level."""
+    Ks, kmax = sw.Ks, max(sw.Ks)
     out = []
     for s in sw.settings():
         m, v = sw.summary(s), sw.verdict(s)
@@ -381,14 +387,17 @@ def claim_note(sw: GeodesicSweep, profile: str) -> str:
                  f"{'falls' if v[f'K{kmax}_falls_with_width'] else 'does not fall'} with width"
                  if len(m["widths"]) > 1 else f"{_f(m[f'ngd_K{kmax}'][0])} at the one width {w0:g}")
         above = [f"{b / l:.3g}×" for b, l in zip(m["fold_barrier_rel"], m["level_rel"])]
+        per_K = "; ".join(f"width {w:g}: " + " → ".join(_f(m[f"ngd_K{K}"][i]).split(" ")[0] for K in Ks)
+                          for i, w in enumerate(m["widths"]))
         out.append(
             f"**{s}.** At the level, the shortest {kmax}-piece path found has NGD ≤ {trend}. The fold-line bound "
             f"through the paper's center goes {' → '.join(f'{x:.4f}' for x in m['fold_ngd'])}, but the fold-line is at "
             f"the level at {v['fold_at_level']} pairs (its barrier is {', '.join(above)} the level, mean per width): "
             "where it is above, its bound is the length of a path above the minima's level, not an upper bound on the "
             f"geodesic at it. The {kmax}-piece estimate lies below the fold-line bound at {v[f'K{kmax}_below_fold']} "
-            f"pairs. More pieces: K = {kmax} no longer than K = {kmin} at {v[f'K{kmax}_below_K{kmin}']} pairs where "
-            f"both met the level; the estimates shrink (or stay) with every added piece at {v['shorter_with_K']} pairs.")
+            f"pairs. K = {', '.join(map(str, Ks))} (— where no path met the level): {per_K}; more pieces shortened "
+            f"the path at {v['refined']} pairs where a smaller K met the level. The gap to the lower bound 1 that is "
+            f"left at K = {kmax}: {', '.join(_f(x - 1).split(' ')[0] for x in m[f'ngd_K{kmax}'])}.")
     if profile == "smoke":
         out.append("Smoke run: tiny budgets that check the code path; the numbers say nothing.")
     return "\n\n".join(out)
@@ -400,28 +409,35 @@ def _f(v: float) -> str:
 
 def check_claims(sw: GeodesicSweep, cfg: Config) -> str:
     """The chapter's checks. At every profile: every setting has its pairs at every width; every
-    returned path is at the level (its barrier at the dense points ≤ ℓ); every estimate started from
-    the fold-line through the paper's center (its start has the fold-line's length). At ``cpu`` and
-    ``paper``, the claim, per setting with two widths or more: (1) the largest-K estimate exists at
-    every pair and its mean is lower at the largest width than at the smallest (the NGD at the
-    minima's level falls with width); (2) at every pair where the smallest K met the level, the
-    largest K's path is no longer (more pieces: the gap to the geodesic closes). Raises
-    ``AssertionError`` naming what failed; returns what was checked."""
-    kmin, kmax = min(sw.Ks), max(sw.Ks)
+    returned path is at the level (its barrier at the dense points ≤ ℓ); the smallest K started
+    from the fold-line through the paper's center (its start has the fold-line's length) and each
+    larger K from the path the K before handed on. At ``cpu`` and ``paper``, the claim: (1) per
+    setting with two widths or more, the largest-K estimate exists at every pair and its mean is
+    lower at the largest width than at the smallest (the NGD at the minima's level falls with
+    width); (2) at every pair where a smaller K met the level, the largest K's path is shorter than
+    that smaller K's, by more than ``SHORTER``·‖θ1 − θ2‖ (more pieces close part of the gap to the
+    geodesic: refining never lengthens the path, as the start is a candidate, so only a strict
+    gain is evidence). Raises ``AssertionError`` naming what failed; returns what was checked."""
+    kmax = max(sw.Ks)
     for s in SETTINGS:
         n = len(cfg[f"{PREFIX[s]}_widths"]) * cfg[f"{PREFIX[s]}_pairs"]
         if len(sw.of(s)) != n:
             raise AssertionError(f"setting {s}: {len(sw.of(s))} pairs measured, {n} requested")
     for p in sw.pairs:
-        for K, e in p.estimates.items():
+        before, what = p.fold_ngd, "the fold-line"
+        for K in sorted(p.estimates):
+            e = p.estimates[K]
+            where = f"{p.setting} width {p.width:g} pair {p.pair}: the {K}-piece"
             if e["feasible"] and not e["barrier"] <= e["level"]:
-                raise AssertionError(f"{p.setting} width {p.width:g} pair {p.pair}: the {K}-piece path returned has "
-                                     f"barrier {e['barrier']:.4g} above its level {e['level']:.4g}")
+                raise AssertionError(f"{where} path returned has barrier {e['barrier']:.4g} above its level "
+                                     f"{e['level']:.4g}")
             start = e["candidates"][0]
-            if start["name"] != "start" or abs(start["ngd"] - p.fold_ngd) > 1e-6 * p.fold_ngd:
-                raise AssertionError(f"{p.setting} width {p.width:g} pair {p.pair}: the {K}-piece estimate did not start "
-                                     f"from the fold-line (start {start['ngd']:.6g}, fold-line {p.fold_ngd:.6g})")
-    checked = "every pair measured; every returned path at its level; every estimate started from the fold-line"
+            if start["name"] != "start" or abs(start["ngd"] - before) > 1e-6 * before:
+                raise AssertionError(f"{where} estimate did not start from {what} (start NGD {start['ngd']:.6g}, "
+                                     f"{what} {before:.6g})")
+            before, what = e["handoff_ngd"], f"the {K}-piece path"
+    checked = ("every pair measured; every returned path at its level; the smallest K started from the fold-line, "
+               "each larger K from the path before")
     if cfg.profile == "smoke":
         return f"asserted: {checked} (smoke: the claim is not checked)"
     claimed = []
@@ -436,11 +452,12 @@ def check_claims(sw: GeodesicSweep, cfg: Config) -> str:
         if not top[-1] < top[0]:
             raise AssertionError(f"{s}: the {kmax}-piece NGD estimate does not fall with width: {top} at widths "
                                  f"{m['widths']}")
-        longer = [(p.width, p.pair, round(p.ngd(kmax), 4), round(p.ngd(kmin), 4)) for p in pairs
-                  if p.estimates[kmin]["feasible"] and p.ngd(kmax) > p.ngd(kmin)]
-        if longer:
-            raise AssertionError(f"{s}: the {kmax}-piece path is longer than the {kmin}-piece one at (width, pair, "
-                                 f"NGD_{kmax}, NGD_{kmin}) {longer}")
         claimed.append(s)
+    unrefined = [(p.setting, p.width, p.pair, {K: round(p.ngd(K), 5) for K in sw.Ks}) for p in sw.pairs
+                 if p.refined() is False]
+    if unrefined:
+        raise AssertionError(f"more pieces did not shorten the path (by more than {SHORTER:g}·‖θ1 − θ2‖) at (setting, "
+                             f"width, pair, NGD per K) {unrefined}")
     return (f"asserted: {checked}; for {', '.join(claimed) or 'no setting (fewer than two widths)'}: the {kmax}-piece "
-            f"estimate at the level falls with width and is no longer than the {kmin}-piece one")
+            f"estimate at the level falls with width; at every pair where a smaller K met the level, the {kmax}-piece "
+            "path is shorter")

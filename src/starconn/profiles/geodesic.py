@@ -22,7 +22,11 @@ TABLE = layered({
     "fnn_widths": choice([0.25, 0.5, 1.0, 2.0, 4.0], "ngd-width-practical's widths"),
     "fnn_pairs": choice(2, "two seed pairs per width"),
     "Ks": choice([2, 4, 8], "the issue's K = 2, 4, 8 (K = 2 starts at the paper's center)"),
-    "eps": choice(1e-3, "the level: 0.1 % of a trivial predictor's loss above the minima's loss"),
+    "eps": choice(1e-3, "the level (ReLU, linear): 0.1 % of a trivial predictor's loss above the minima's loss"),
+    "fnn_eps": choice(1e-2, "the level (FNN): 1 % of ln 10 above the minima's loss. The minibatch loss along the cpu "
+                      "FNN's paths has a standard deviation of ~0.013 nats (batch 100, with the control variate; "
+                      "0.03 without), above 0.1 % of ln 10 (0.0023): there the hinge fired wherever the path was and "
+                      "pushed it down the loss (×¼: the 8-piece path grew from 1.191 to 1.218 while at the level)"),
     "chain_steps": choice(2000, "Adam steps per round of a K-piece path (ReLU, linear)"),
     "fnn_chain_steps": choice(2000, "Adam steps per round of a K-piece path (FNN)"),
     "chain_lr": choice(0.01, "Adam lr in units of the rms entry of θ1 − θ2: 40–160 epochs of the ReLU m = 8 "
@@ -30,7 +34,9 @@ TABLE = layered({
     "mu": choice(1.0, "hinge weight of the first round: μ = 10 gave a 5 % longer ReLU m = 128 path and did not "
                  "straighten the convex test case in 600 steps (a rare hinge spike inflates Adam's second moment)"),
     "mu_growth": choice(10.0, "μ × 10 in a round after one that ended above the level"),
-    "rounds": choice(3, "at most three rounds (μ, 10μ, 100μ)"),
+    "rounds": choice(3, "at most three rounds per K (e.g. μ, 10μ, 100μ while above the level)"),
+    "min_gain": choice(1e-3, "another round at the same μ only after one that shortened the path by more than 0.1 % of "
+                       "‖θ1 − θ2‖: further rounds gained < 0.0005 in the cpu trial (ReLU m = 128, linear m = 2)"),
     "margin": choice(0.5, "the chain is trained to ℓ − ε/2 and checked at ℓ: minibatch noise"),
     "B_t": choice(1, "one value of t per piece and step"),
     "n_points": choice(200, "dense points per path where the loss is checked (ReLU, linear)"),
@@ -54,10 +60,11 @@ PARAMS = (
     Param("fnn_widths", list, "FNN width multipliers (ngd-width-practical's minima and centers; empty: skip)",
           low=0.01, high=16, min_len=0),
     Param("fnn_pairs", int, "seed pairs per FNN width", low=1, high=20),
-    Param("Ks", list, "pieces K of the estimated paths (even: the start is the fold-line cut into K pieces)", low=2,
-          high=64),
-    Param("eps", float, "the level: ε·L₀ above the minima's loss (L₀: a trivial predictor's loss)", low=1e-9,
-          high=1.0),
+    Param("Ks", list, "pieces K of the estimated paths (even, each a multiple of the one before: coarse to fine)",
+          low=2, high=64),
+    Param("eps", float, "the level (ReLU, linear): ε·L₀ above the minima's loss (L₀: a trivial predictor's loss)",
+          low=1e-9, high=1.0),
+    Param("fnn_eps", float, "the level (FNN): ε·L₀ above the minima's loss (L₀ = ln 10)", low=1e-9, high=1.0),
     Param("chain_steps", int, "Adam steps per round of a K-piece path (ReLU, linear)", low=1),
     Param("fnn_chain_steps", int, "Adam steps per round of a K-piece path (FNN)", low=1),
     Param("chain_lr", float, "Adam lr of the K-piece path, in units of the rms entry of θ1 − θ2", low=1e-6, high=1.0),
@@ -65,6 +72,8 @@ PARAMS = (
     Param("mu_growth", float, "μ's factor in a round after one that ended above the level", low=1.0),
     Param("rounds", int, "rounds of the chain's optimisation at most", low=1, high=10),
     Param("margin", float, "the chain is trained to ℓ − margin·ε (checked at ℓ)", low=0.0, high=0.99),
+    Param("min_gain", float, "another round at the same μ only after one that shortened the path by more (NGD units)",
+          low=0.0, high=1.0),
     Param("B_t", int, "values of t per piece and step", low=1, high=16),
     Param("n_points", int, "dense points per path where the loss is checked (ReLU, linear)", low=3),
     Param("fnn_n_points", int, "dense points per path where the loss is checked (FNN)", low=3),
