@@ -5,8 +5,9 @@ For every pair of minima (θ1, θ2) of three settings, at every width:
 * the **fold-line bound** (‖θ1 − θ*‖ + ‖θ* − θ2‖) / ‖θ1 − θ2‖ (Eq. 8) through the paper's center θ*,
   found by the source chapter's own search, and the fold-line's loss barrier;
 * the **K-piece estimate** (``starconn.geodesic.estimate``) for each K: the shortest K-piece path
-  from θ1 to θ2 found whose training loss stays ≤ ℓ = max(L(θ1), L(θ2)) + ε·L₀, started from the
-  fold-line cut into K pieces (K = 2 starts at θ* itself), with its barrier;
+  from θ1 to θ2 found whose training loss stays ≤ ℓ = max(L(θ1), L(θ2)) + ε·L₀, coarse to fine:
+  the smallest K starts from the fold-line (K = 2: at θ* itself), each larger K from the path the
+  K before returned, cut into K pieces; with its barrier;
 * the straight line's barrier and 1, the lower bound.
 
 ε is relative to L₀, the training loss of a trivial predictor (the zero function for the two
@@ -37,8 +38,8 @@ from tqdm import tqdm
 
 from . import geodesic as G
 from . import config, practical, width_sweep
-from .data import Dataset
 from .constraints import pieces
+from .data import Dataset
 from .params import Config
 from .paths import Params, distance
 from .profiles import chapter
