@@ -10,26 +10,29 @@ its training loss stays at the minima's level:
     minimise length(v) / ‖θ1 − θ2‖   subject to   max_s L(γ_v(s)) ≤ ℓ = max(L(θ1), L(θ2)) + ε.
 
 **Method: a K-bend chain with a length term and an exact penalty** (:class:`ChainFit`, a problem of
-``starconn.engine``, Adam): each step draws a training minibatch B and ``B_t`` values t ~ U[0, 1]
-on every piece, and minimises
+``starconn.engine``, Adam): each step draws a training minibatch B and, on every piece, ``B_t``
+positions t from the grid of the dense check (t = j / G, j = 1 … G, G = ⌈n_points / K⌉), and minimises
 
     J(v) = K Σ_k ‖v_k − v_{k−1}‖² / ‖θ1 − θ2‖²  +  μ · mean_{k, t} [L̂_B((1 − t) v_{k−1} + t v_k) − ℓ′]₊ / ε,
 
-ℓ′ = ℓ − margin · ε. L̂_B is the minibatch loss with a control variate: at the point at fraction
-u = (k − 1 + t) / K of the path, L̂_B = L_B − (1 − u)(L_B(θ1) − L(θ1)) − u (L_B(θ2) − L(θ2)), the
-endpoints' minibatch error (their loss on B minus their loss on the whole training set, two
-forward passes) interpolated along the path. It has the same mean as L_B and, because networks
-along a low-loss path find the same examples hard, a far smaller variance: on the FNN (×¼, MNIST,
-batch 200) the standard deviation of the loss at a fold-line's midpoint fell from 0.032 to 0.0094
-nats (per-example losses correlated 0.93–0.95 with the endpoints'). Without it the hinge on a
-noisy L_B with a standard deviation ≫ ε is active about half the time wherever the path is, and
-pushes the whole path down the loss, away from the level and longer. The first term, the path's normalised energy, is ≥ (length / ‖θ1 − θ2‖)², with
+ℓ′ = ℓ − margin · ε. The first term, the path's normalised energy, is ≥ (length / ‖θ1 − θ2‖)², with
 equality when the pieces are equal, so under the constraint it is minimised by a shortest path
 with equal pieces (as geodesics minimise energy); it is 1 for the straight line. The hinge is zero
 wherever the path is below ℓ′, so there only the length moves the path; for μ large enough the
 hinge is an exact penalty (its minimiser satisfies the constraint). For K = 2 the energy is
 4 mean_i ‖θ* − θi‖² / ‖θ1 − θ2‖², the paper's penalty: the paper's center search is the K = 2
 chain with a smooth loss term (E_t L) where this one has the level constraint.
+
+**The hinge's loss has a control variate.** A hinge on the plain minibatch loss L_B is biased when
+L_B's noise is not small against ε: [L_B − ℓ′]₊ then fires about half the time wherever the path
+is and pushes the whole path down the loss, away from the level and longer (on the FNN at the cpu
+profile the standard deviation of L_B at batch 200 is 0.032 nats, ε there 0.0023–0.023). So
+L̂_B(p) = L_B(p) − (L_B(p₀) − L(p₀)), with p₀ the point at the same grid position on the path the
+round started from, whose whole-set loss L(p₀) the dense check of that path has already computed:
+the same mean as L_B, L exactly on the start path, and a small variance while the path stays near
+where the round began (nearby networks find the same examples hard). It costs one forward pass
+per point and step. (The endpoints as control variate, interpolated along the path, cut the
+FNN's standard deviation only to 0.0094 nats, and its 8-piece refinements lengthened the paths.)
 
 Why not a nudged elastic band or the string method (Draxler et al. 2018, AutoNEB): they find the
 path of *lowest barrier*, their springs only spacing the images along it, so the length they
@@ -42,9 +45,9 @@ spacing per unit of path parameter whatever K), and a path counts as feasible on
 loss there is ≤ ℓ. Each round starts where the one before ended: after a round that ended above
 ℓ, with μ multiplied by ``mu_growth``; after one that ended at the level shorter than any path
 before by more than ``min_gain`` (in units of ‖θ1 − θ2‖), with the same μ (it shortens further);
-any other round that ends at the level stops the search, as do ``rounds`` rounds. The estimate returns the shortest feasible candidate, or no
-path at all (``feasible = False``, no NGD) when none of them is: it never returns a path with a
-higher barrier than requested (at the evaluated points). Each round is stored (``k-piece-path``,
+any other round that ends at the level stops the search, as do ``rounds`` rounds. The estimate
+returns the shortest feasible candidate, or no path at all (``feasible = False``, no NGD) when none
+of them is: it never returns a path with a higher barrier than requested (at the evaluated points). Each round is stored (``k-piece-path``,
 keyed by the endpoints, the start, the level, the data and the configuration) and checkpointed.
 """
 from __future__ import annotations
@@ -98,12 +101,18 @@ def length(vertices: list[Params]) -> float:
     return sum(distance(p, q) for p, q in zip(vertices, vertices[1:]))
 
 
+def grid(n_points: int, K: int) -> int:
+    """Steps per piece of the dense points: ⌈n_points / K⌉ (the same spacing per unit of path
+    parameter whatever K)."""
+    return max(1, math.ceil(n_points / K))
+
+
 def dense_points(vertices: list[Params], n_points: int) -> tuple[list[float], Params]:
-    """Points along the polygon: each of its K pieces at ⌈n_points / K⌉ equal steps (so the spacing
-    per unit of path parameter does not depend on K), vertices once. Returns the positions
-    s ∈ [0, K] (piece k covers [k, k + 1]) and the stacked points."""
+    """Points along the polygon: each of its K pieces at t = j / G, j = 1 … G (G = :func:`grid`),
+    and θ1 first. Returns the positions s ∈ [0, K] (piece k covers [k, k + 1]) and the stacked
+    points (θ1, then piece by piece)."""
     K = len(vertices) - 1
-    steps = max(1, math.ceil(n_points / K))
+    steps = grid(n_points, K)
     s, pts = [0.0], [vertices[0]]
     for k, (p, q) in enumerate(zip(vertices, vertices[1:])):
         for j in range(1, steps + 1):
@@ -177,39 +186,49 @@ class ChainConfig:
 
 
 class ChainFit(PointsFit):
-    """Adam on the K − 1 interior vertices of a path θ1 → … → θ2 (stacked, leading dimension K − 1):
-    each step's loss is J (module docstring) on one minibatch and ``B_t`` values of t per piece.
+    """Adam on the K − 1 interior vertices of a path θ1 → … → θ2 (stacked, leading dimension K − 1),
+    from ``start``: each step's loss is J (module docstring) on one minibatch at ``B_t`` grid
+    positions t = j / G per piece, the hinge's loss estimated with the round's start path as control
+    variate (``ref_losses``: its whole-set loss at the grid, (K, G), from the start's dense profile).
     Records per epoch the objective, the normalised energy and the mean hinge (``excess``)."""
 
-    def __init__(self, model: nn.Module, a: Params, b: Params, end_losses: tuple[float, float], start: Params,
-                 data: Dataset, K: int, target: float, eps: float, mu: float, cfg: FitConfig, B_t: int,
-                 loss_fn: Callable):
+    def __init__(self, model: nn.Module, a: Params, b: Params, start: Params, ref_losses: torch.Tensor, data: Dataset,
+                 K: int, target: float, eps: float, mu: float, cfg: FitConfig, B_t: int, loss_fn: Callable):
         dev = data.train_x.device
         self.a = {k: v.to(dev) for k, v in a.items()}
         self.b = {k: v.to(dev) for k, v in b.items()}
-        self.ends = stack([self.a, self.b])
-        self.end_losses = torch.tensor(end_losses, dtype=torch.float64, device=dev)
-        self.K, self.B_t, self.target, self.eps, self.mu = K, B_t, target, eps, mu
+        self.ref = {k: v.to(dev) for k, v in start.items()}
+        self.ref_losses = ref_losses.to(dev, torch.float64)
+        self.K, self.G, self.B_t, self.target, self.eps, self.mu = K, ref_losses.shape[1], B_t, target, eps, mu
         self.d2 = distance(a, b) ** 2
-        draws = {"K": K, "B_t": B_t, "target": target, "eps": eps, "mu": mu, "end_losses": list(end_losses),
-                 "hinge": "control variate"}
+        draws = {"K": K, "grid": self.G, "B_t": B_t, "target": target, "eps": eps, "mu": mu,
+                 "hinge": "control variate: the start path"}
         super().__init__("k-piece path", f"{K}-piece path (μ = {mu:g})", model, data, start,
-                         lambda V, rng: self.at(V, self.draw_t(rng)), cfg, draws, [a, b], loss_fn)
+                         lambda V, rng: self.at(V, self.draw(rng)), cfg, draws, [a, b, start], loss_fn)
         self.energies: list[float] = []
         self.excesses: list[float] = []
 
-    def draw_t(self, rng) -> torch.Tensor:
-        """``B_t`` values t ~ U[0, 1] per piece: (K, B_t)."""
-        return torch.from_numpy(rng.random((self.K, self.B_t))).to(self.end_losses.device)
+    def draw(self, rng) -> torch.Tensor:
+        """``B_t`` grid indices j ∈ {1, …, G} per piece: (K, B_t)."""
+        return torch.from_numpy(rng.integers(1, self.G + 1, (self.K, self.B_t))).to(self.ref_losses.device)
 
-    def at(self, V: Params, t: torch.Tensor) -> Params:
-        """The points (1 − t) v_{k−1} + t v_k of every piece k at its row of ``t``, stacked (K·B_t)."""
+    def at(self, V: Params, j: torch.Tensor) -> Params:
+        """The points (1 − t) v_{k−1} + t v_k, t = j / G, of every piece k at its row of ``j``, stacked (K·B_t)."""
         out = {}
         for k, v in V.items():
             verts = torch.cat([self.a[k][None], v, self.b[k][None]])
-            tk = t.to(v).reshape(self.K, self.B_t, *([1] * (v.dim() - 1)))
+            tk = (j / self.G).to(v).reshape(self.K, self.B_t, *([1] * (v.dim() - 1)))
             out[k] = torch.lerp(verts[:-1, None], verts[1:, None], tk).flatten(0, 1)
         return out
+
+    def batch_losses(self, V: Params, j: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """L̂_B at the points ``at(V, j)`` on the batch (x, y): their loss minus the start path's error
+        on the batch (its loss there minus its whole-set loss) at the same grid positions — the
+        control variate of the module docstring; over batches it has L's mean, and on the start path
+        itself it is L exactly."""
+        with torch.no_grad():
+            err = self.loss_of(self.at(self.ref, j), x, y).double() - self.ref_losses.gather(1, j - 1).flatten()
+        return self.loss_of(self.at(V, j), x, y).double() - err
 
     def energy(self, V: Params) -> torch.Tensor:
         """K Σ_k ‖v_k − v_{k−1}‖² / ‖θ1 − θ2‖² (1 for the straight line with equal pieces)."""
@@ -219,19 +238,9 @@ class ChainFit(PointsFit):
             total = total + ((verts[1:] - verts[:-1]).double() ** 2).sum()
         return self.K * total / self.d2
 
-    def batch_losses(self, V: Params, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """L̂_B at the points ``at(V, t)`` on the batch (x, y): their loss minus the endpoints' error on
-        the batch (loss on it − loss on the whole set) interpolated to each point's fraction u of the
-        path (the control variate of the module docstring; same mean as L_B over batches)."""
-        with torch.no_grad():
-            err = self.loss_of(self.ends, x, y).double() - self.end_losses
-            u = ((torch.arange(self.K, device=t.device)[:, None] + t) / self.K).flatten()
-            shift = (1 - u) * err[0] + u * err[1]
-        return self.loss_of(self.at(V, t), x, y).double() - shift
-
     def loss(self, V: Params, idx: torch.Tensor) -> Step:
         self.grad_evals += self.K * self.B_t
-        losses = self.batch_losses(V, self.draw_t(self.rng), self.data.train_x[idx], self.data.train_y[idx])
+        losses = self.batch_losses(V, self.draw(self.rng), self.data.train_x[idx], self.data.train_y[idx])
         excess = torch.relu(losses - self.target).mean() / self.eps
         energy = self.energy(V)
         return Step((energy + self.mu * excess).reshape(1), len(idx), {"energy": energy.detach(),
@@ -345,13 +354,12 @@ def estimate(model: nn.Module, a: Params, b: Params, start: list[Params], K: int
     rounds = []
     base = None if store is None else {**(key or {}), "endpoints": digest([a, b]), "start": digest(start), "K": K,
                                        "eps": eps, "level": level, "n_points": n_points, "chain": vars(cfg),
-                                       "hinge": "control variate", "data": data.identity}
+                                       "hinge": "control variate: the start path", "data": data.identity}
     mu = cfg.mu
     for r in range(cfg.rounds):
 
-        def run(ck=None, V=V, mu=mu):
-            problem = ChainFit(model, a, b, (end[0], end[1]), V, data, K, level - cfg.margin * eps, eps, mu, fit,
-                               cfg.B_t, loss_fn)
+        def run(ck=None, V=V, mu=mu, ref=torch.tensor(prof.loss[1:]).reshape(K, grid(n_points, K))):
+            problem = ChainFit(model, a, b, V, ref, data, K, level - cfg.margin * eps, eps, mu, fit, cfg.B_t, loss_fn)
             return optimise(problem, progress, ck)
 
         if store is None:
