@@ -288,7 +288,9 @@ class GeodesicSweep:
 
             def est(K):
                 f = m[f"feasible_K{K}"][i]
-                return "none at the level" if f == 0 else f"{m[f'ngd_K{K}'][i]:.4f}" + (f" ({f}/{n} pairs)" if f < n else "")
+                if f == 0:
+                    return "none at the level"
+                return f"{m[f'ngd_K{K}'][i]:.4f}" if f == n else f"— ({f}/{n} pairs at the level)"
 
             row = ([f"{w:g}", f"{m['n_params'][i]:,}", f"{m['fold_ngd'][i]:.4f}"] + [est(K) for K in self.Ks]
                    + [f"{m['level_rel'][i]:.2e}", f"{m['fold_barrier_rel'][i]:.2e}"]
@@ -313,8 +315,10 @@ class GeodesicSweep:
             top.axhline(1.0, color="gray", ls=":", lw=1, label="1 (lower bound)")
             bot.plot(ws, m["linear_barrier_rel"], "x:", color="gray", label="straight line")
             p = self.of(s)[0]
-            bot.plot(ws, m["level_rel"], "-", color="r", lw=2, alpha=0.5,
-                     label=f"level ℓ (ε = {(p.level - p.endpoint_loss) / p.L0:.3g}·L₀ above the minima)")
+            level = bot.plot(ws, m["level_rel"], "-", color="r", lw=2, alpha=0.5,
+                             label=f"level ℓ (ε = {(p.level - p.endpoint_loss) / p.L0:.3g}·L₀ above the minima)")
+            if j:  # the first panel's legend names every line; the others name their level
+                bot.legend(handles=level, fontsize=7)
             xlabel = TITLES[s]
             top.set(xscale="log", xlabel=xlabel, ylabel="NGD estimate (path length / ‖θ1 − θ2‖)", title=s)
             bot.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="max training loss on the path / L₀")

@@ -83,7 +83,7 @@ PARAMS = (
 CHAPTERS = [
     Chapter(
         "geodesic-estimate", "How far is the fold-line from the geodesic? The shortest K-piece path at the minima's "
-        "level", PART, PARAMS, Protocol({None: TABLE}), order=3,
+        "level", PART, PARAMS, Protocol({None: TABLE}), order=4,
         paper={None: {"fnn_fold_ngd_width_1": 1.003}},
     ),
 ]
