@@ -90,6 +90,29 @@ def _relu_ngd_theory(cfg: Mapping) -> None:
          f"hold >= 2 teacher sizes below max(widths) = {widths[-1]}", cfg["Ms"])
 
 
+def pieces(Ks: list) -> list[int]:
+    """geodesic-estimate's numbers of pieces, ascending: at least two distinct even integers, each a
+    multiple of the one before (the smallest K cuts the fold-line, each larger K the path before)."""
+    ks = sorted({int(K) for K in Ks if int(K) == K})
+    need(len(ks) == len(set(Ks)) and len(ks) >= 2 and ks[0] >= 2 and ks[0] % 2 == 0
+         and all(b % a == 0 for a, b in zip(ks, ks[1:])), "Ks",
+         "hold at least two distinct even integers >= 2, each a multiple of the one before (e.g. [2, 4, 8])", Ks)
+    return ks
+
+
+def _geodesic(cfg: Mapping) -> None:
+    from .profiles import chapter  # the source chapter's teacher (profiles import this module)
+
+    pieces(cfg["Ks"])
+    need(any(cfg[n] for n in ("relu_widths", "linear_widths", "fnn_widths")), "relu_widths",
+         "be non-empty, or linear_widths or fnn_widths (at least one setting)", cfg["relu_widths"])
+    for name in ("relu_widths", "linear_widths"):
+        need(all(int(m) == m for m in cfg[name]), name, "be a list of integers", cfg[name])
+    M = chapter("relu-ngd-sgd").resolve(cfg["profile"])["M"]
+    need(min(cfg["relu_widths"], default=M) >= M, "relu_widths",
+         f"be >= M = {M} (relu-ngd-sgd's teacher: narrower students cannot fit it)", cfg["relu_widths"])
+
+
 CONSTRAINTS: dict[str, Callable[[Mapping], None]] = {
     "relu-manifold": _relu_manifold,
     "relu-pl-connectivity": _relu_pl,
@@ -102,6 +125,7 @@ CONSTRAINTS: dict[str, Callable[[Mapping], None]] = {
     "relu-ngd-theory": _relu_ngd_theory,
     "baselines": _baselines,
     "ngd-width-practical": _width_sweep,
+    "geodesic-estimate": _geodesic,
 }
 
 

@@ -297,45 +297,62 @@ def star_metrics(exact: list[dict], below: list[dict]) -> dict:
 # Chapter linear-ngd (Fig 4)
 
 
-def ngd_vs_width(cfg, progress: bool = True) -> dict:
-    """Fig 4: L = 2, d = m, k = 1. For each width m (``widths`` sorted, repeats dropped): one
-    teacher Q ~ N(0, I/d) and Gaussian data; 2·runs minima trained by Adam from PyTorch's default
-    initialisation (``train_minima``, MSE); for each run a center of its pair found by
-    ``find_center`` (the paper's objective + lam·‖θ − θ_i‖²); the NGD bound (Eq. 8) of the center,
-    and the population risk along both paths (Σ = I). The
-    trend of the NGD with the width is tested over every run (:func:`starconn.stats.trend_metrics`)."""
+def ngd_minima(cfg, m: int) -> tuple:
+    """Fig 4's setting at width m (L = 2, d = m, k = 1): the data (a teacher Q ~ N(0, I/d), Gaussian
+    inputs, y = Qx), Q, ``make(seed)`` (a fresh network) and the 2·runs minima trained by Adam (MSE)."""
+    import torch.nn.functional as F
+
+    from ..data import Dataset
+    from ..train import TrainConfig, train_minima
+
+    d = m
+    g = torch.Generator().manual_seed(cfg.seed * 7919 + m)
+    Q = torch.randn(1, d, generator=g) / math.sqrt(d)
+    X, Xt = torch.randn(cfg.n_train, d, generator=g), torch.randn(cfg.n_test, d, generator=g)
+    data = Dataset("gaussian-linear", X, X @ Q.T, Xt, Xt @ Q.T, f"synthetic N(0, I_{d}), y = Qx", num_classes=1)
+
+    def make(s: int) -> torch.nn.Module:
+        torch.manual_seed(s)
+        return lin.DeepLinear(d, m, 2, 1)
+
+    seeds = [cfg.seed * 1000 + i for i in range(2 * cfg.runs)]
+    minima = train_minima(make, seeds, data, TrainConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size),
+                          progress=False, loss_fn=F.mse_loss)
+    return data, Q, make, minima
+
+
+def ngd_center(cfg, data, make, a: dict, b: dict, j: int) -> dict:
+    """The center of run j's pair (a, b) by the paper's search (+ λ‖θ − θi‖², B_r = 2, from their mean)."""
     import torch.nn.functional as F
 
     from ..center import CenterConfig, find_center
-    from ..data import Dataset
+
+    return find_center(make(cfg.seed * 1000), [a, b], data,
+                       CenterConfig(epochs=cfg.center_epochs, lr=cfg.center_lr, lam=cfg.lam, B_r=2, B_t=cfg.B_t,
+                                    batch_size=cfg.batch_size, seed=cfg.seed + j),
+                       progress=False, loss_fn=F.mse_loss)[0]
+
+
+def ngd_vs_width(cfg, progress: bool = True) -> dict:
+    """Fig 4: L = 2, d = m, k = 1. For each width m (``widths`` sorted, repeats dropped): one
+    teacher Q ~ N(0, I/d) and Gaussian data; 2·runs minima trained by Adam from PyTorch's default
+    initialisation (:func:`ngd_minima`); for each run a center of its pair (:func:`ngd_center`, the
+    paper's objective + lam·‖θ − θ_i‖²); the NGD bound (Eq. 8) of the center, and the population
+    risk along both paths (Σ = I). The trend of the NGD with the width is tested over every run
+    (:func:`starconn.stats.trend_metrics`)."""
     from ..paths import ngd_bound
-    from ..train import TrainConfig, train_minima
 
     constraints.check(cfg)
     widths = sorted({int(m) for m in cfg.widths})
     rows = []
     for m in tqdm(widths, desc="widths", disable=not progress, mininterval=1):
         d = m
-        g = torch.Generator().manual_seed(cfg.seed * 7919 + m)
-        Q = torch.randn(1, d, generator=g) / math.sqrt(d)
-        X, Xt = torch.randn(cfg.n_train, d, generator=g), torch.randn(cfg.n_test, d, generator=g)
-        data = Dataset("gaussian-linear", X, X @ Q.T, Xt, Xt @ Q.T, f"synthetic N(0, I_{d}), y = Qx", num_classes=1)
-
-        def make(s: int, d=d, m=m) -> torch.nn.Module:
-            torch.manual_seed(s)
-            return lin.DeepLinear(d, m, 2, 1)
-
-        seeds = [cfg.seed * 1000 + i for i in range(2 * cfg.runs)]
-        minima = train_minima(make, seeds, data, TrainConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size),
-                              progress=False, loss_fn=F.mse_loss)
+        data, Q, make, minima = ngd_minima(cfg, m)
         Qn = Q.double().numpy()
         ngds, fold_max, lin_max, center_risk, minima_risk = [], [], [], [], []
         for j in range(cfg.runs):
             (a, _), (b, _) = minima[2 * j], minima[2 * j + 1]
-            c, _ = find_center(make(seeds[0]), [a, b], data,
-                               CenterConfig(epochs=cfg.center_epochs, lr=cfg.center_lr, lam=cfg.lam, B_r=2,
-                                            B_t=cfg.B_t, batch_size=cfg.batch_size, seed=cfg.seed + j),
-                               progress=False, loss_fn=F.mse_loss)
+            c = ngd_center(cfg, data, make, a, b, j)
             ngds.append(ngd_bound(a, c, b))
             A, B, C = lin.mats_of(a), lin.mats_of(b), lin.mats_of(c)
             fold_max.append(max(lin.path_risks([A, C, B], Qn, np.eye(d), cfg.n_t)[1]))

@@ -351,6 +351,20 @@ def star(cfg) -> dict:
 # relu-ngd-sgd and relu-sparsity
 # ---------------------------------------------------------------------------------------------
 
+def sgd_solutions(cfg, m: int, data) -> tuple[torch.Tensor, dict]:
+    """The ``2·n_pairs`` SGD solutions of width m (seeds ``1000·seed + s``): W (2·n_pairs, m, d)."""
+    seeds = [cfg.seed * 1000 + s for s in range(2 * cfg.n_pairs)]
+    return T.train_sgd(m, cfg.d, seeds, data, cfg.steps, cfg.lr_scale / m, cfg.batch_size, cfg.init_scale,
+                       desc=f"SGD m={m}")
+
+
+def pair_center(cfg, m: int, data, feet: list[dict], p: int) -> dict:
+    """The center of pair p (feet ``[{"W": W1}, {"W": W2}]``) by the paper's search with penalty λ."""
+    ccfg = CenterConfig(epochs=cfg.center_epochs, lr=cfg.center_lr, lam=cfg.lam, B_r=1, B_t=cfg.B_t,
+                        batch_size=200, init="mean", seed=cfg.seed + p)
+    return find_center(T.Student(m, cfg.d), feet, data, ccfg, progress=False, loss_fn=F.mse_loss)[0]
+
+
 def ngd_vs_width(cfg) -> dict:
     """Fig 3 (left): SGD solutions per width (``widths`` sorted, repeats dropped), the paper's
     center search (λ > 0), the Eq. 8 NGD bound and its trend with the width (one point per pair,
@@ -362,15 +376,11 @@ def ngd_vs_width(cfg) -> dict:
     data = T.sphere_dataset(cfg.n_train, cfg.n_test, d, M, seed=cfg.seed)
     rows = []
     for m in sorted({int(m) for m in cfg.widths}):
-        seeds = [cfg.seed * 1000 + s for s in range(2 * cfg.n_pairs)]
-        W, info = T.train_sgd(m, d, seeds, data, cfg.steps, cfg.lr_scale / m, cfg.batch_size, cfg.init_scale,
-                              desc=f"SGD m={m}")
+        W, info = sgd_solutions(cfg, m, data)
         for p in range(cfg.n_pairs):
             a, b = W[2 * p], W[2 * p + 1]
             feet = [{"W": a}, {"W": b}]
-            ccfg = CenterConfig(epochs=cfg.center_epochs, lr=cfg.center_lr, lam=cfg.lam, B_r=1, B_t=cfg.B_t,
-                                batch_size=200, init="mean", seed=cfg.seed + p)
-            c, hist = find_center(T.Student(m, d), feet, data, ccfg, progress=False, loss_fn=F.mse_loss)
+            c = pair_center(cfg, m, data, feet, p)
             ngd = ngd_bound(feet[0], c, feet[1])
             t = torch.linspace(0, 1, cfg.n_t, dtype=torch.float64).reshape(-1, 1, 1)
             path = torch.cat([(1 - t) * a + t * c["W"], (1 - t) * b + t * c["W"]])
