@@ -13,6 +13,8 @@ import sitecheck
 
 PAGES = sitecheck.toc_pages()
 ROOT_PAGE, CHAPTERS = PAGES[0], PAGES[1:]
+# Sphinx's smartquotes set the page title's quotes typographically; the notebook's heading keeps ASCII ones
+SMARTQUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
 # the two chapters photographed for the README and the CI artifacts
 SCREENSHOTS = ("book/relu-star.html", "book/linear-2pl.html")
 
@@ -97,7 +99,8 @@ def test_chapter_page(visit, base_url, path, screenshots):
     nbformat.validate(nb)
     assert nb.cells[0].source.startswith("# ")
     heading = nb.cells[0].source.splitlines()[0][2:].strip()
-    assert state["title"].strip().rstrip("#").strip() == heading
+    title = state["title"].strip().rstrip("#").strip()
+    assert title.translate(SMARTQUOTES) == heading, "the page's title is not the notebook's heading"
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code")
     assert not any(c.get("outputs") for c in nb.cells), "the download is an executed copy, not the chapter's notebook"
     if path in SCREENSHOTS:
