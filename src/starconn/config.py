@@ -64,15 +64,16 @@ def device_name(dev: torch.device | None = None) -> str:
 
 def commit() -> str:
     """The commit the code runs at: ``$STARCONN_COMMIT`` where set (a machine with a copy of the
-    tree but no git history), else ``git rev-parse HEAD`` of the repository, with ``+changes``
-    when its tracked files differ from that commit; ``"unknown"`` outside a git checkout."""
+    tree but no git history), else ``git rev-parse HEAD`` of the repository, with ``+changes`` when
+    its tracked files outside ``results/`` (where runs write their records) differ from that commit;
+    ``"unknown"`` outside a git checkout."""
     if os.environ.get("STARCONN_COMMIT"):
         return os.environ["STARCONN_COMMIT"]
     try:
         git = ["git", "-C", str(REPO_ROOT)]
         head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, check=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
+                               capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+changes" if dirty else "")
